@@ -1,0 +1,80 @@
+"""fanpin_risk — next-year poverty relapse risk for rural households in China.
+
+Predicts which households in the anti-relapse monitoring system (防止返贫动态监测)
+will fall, or fall back, into poverty (返贫/致贫) in the coming year, explains each
+prediction in the policy's risk types and ranks households for visits.
+
+The public API is imported lazily, so ``import fanpin_risk`` stays fast and a
+batch job that only reads data does not pay for MLflow or SHAP.
+
+Main entry points
+-----------------
+simulate(...)          synthetic monitoring panel in the data contract (the embedded default data)
+read_panel(path, ...)  read and validate a real export (Excel/CSV/parquet, Chinese or English headers)
+validate(df)           contract and plausibility checks of a canonical household-year frame
+load_sample()          the 500-household sample that ships with the package
+make_labels(panel)     next-year relapse labels (censored where year t+1 is missing)
+PanelFeatures          scikit-learn transformer: history features dated at or before t
+train(panel, ...)      fit a RiskModel ("lightgbm", "scorecard" or "rule")
+backtest(panel, ...)   rolling-origin, out-of-time evaluation of several models
+load_model(path)       load a saved RiskModel (checksummed, no pickle)
+lookup_line(df)        monitoring line in force for each row
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "read_panel": "read",
+    "validate": "validate",
+    "ValidationReport": "validate",
+    "simulate": "simulate",
+    "write_sample": "simulate",
+    "load_sample": "datasets",
+    "make_labels": "labels",
+    "PanelFeatures": "features",
+    "train": "models",
+    "load_model": "models",
+    "RiskModel": "models",
+    "backtest": "backtest",
+    "BacktestResult": "backtest",
+    "lookup_line": "contract",
+    "load_lines": "contract",
+    "FanpinError": "errors",
+    "ContractError": "errors",
+    "ReadError": "errors",
+    "MissingLineError": "errors",
+    "ModelError": "errors",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover - static typing only
+    from .backtest import BacktestResult, backtest
+    from .contract import load_lines, lookup_line
+    from .datasets import load_sample
+    from .errors import ContractError, FanpinError, MissingLineError, ModelError, ReadError
+    from .features import PanelFeatures
+    from .labels import make_labels
+    from .models import RiskModel, load_model, train
+    from .read import read_panel
+    from .simulate import simulate, write_sample
+    from .validate import ValidationReport, validate
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'fanpin_risk' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,120 @@
+"""Command-line interface: ``fanpin-risk <command>``.
+
+Each command is a thin wrapper over the Python API, so what the CLI does can be
+done, and tested, from Python too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="fanpin-risk",
+    help="Next-year poverty relapse risk (返贫/致贫风险) from anti-relapse monitoring records.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold household rows
+)
+console = Console()
+
+
+def _years(spec: str) -> list[int]:
+    """Parse '2020-2025' or '2020,2021,2023'."""
+    spec = spec.strip()
+    if "-" in spec:
+        a, b = spec.split("-", 1)
+        return list(range(int(a), int(b) + 1))
+    return [int(y) for y in spec.split(",") if y.strip()]
+
+
+def write_table(df, path: Path, *, table: str = "household_year", headers: str = "zh", encoding: str = "utf-8-sig") -> Path:
+    """Write a canonical frame as CSV (``encoding``), xlsx or parquet, picked by suffix."""
+    from .contract import export_frame
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        out = export_frame(df, table, headers=headers, booleans="bool")  # type: ignore[arg-type]
+        out.to_parquet(path, index=False)
+    elif suffix in (".xlsx", ".xlsm"):
+        export_frame(df, table, headers=headers).to_excel(path, index=False)  # type: ignore[arg-type]
+    else:
+        export_frame(df, table, headers=headers).to_csv(path, index=False, encoding=encoding)  # type: ignore[arg-type]
+    return path
+
+
+@app.command()
+def simulate(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Household-year file to write (.csv, .xlsx or .parquet).")] = Path("panel.csv"),
+    households: Annotated[int, typer.Option("--households", "-n", help="Number of households.")] = 20_000,
+    years: Annotated[str, typer.Option(help="Years, e.g. 2020-2025 or 2021,2022.")] = "2020-2025",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same panel.")] = 0,
+    province: Annotated[str, typer.Option(help="Province whose monitoring lines apply (全国 = national reference).")] = "全国",
+    members: Annotated[Optional[Path], typer.Option(help="Also write the member sheet to this file.")] = None,
+    headers: Annotated[str, typer.Option(help="Header language: zh (as exported) or en.")] = "zh",
+    encoding: Annotated[str, typer.Option(help="CSV encoding: utf-8-sig, utf-8 or gbk.")] = "utf-8-sig",
+) -> None:
+    """Simulate a monitoring panel in the data contract (the embedded default data)."""
+    from .simulate import simulate as _simulate
+
+    t0 = time.perf_counter()
+    with console.status(f"simulating {households:,} households × {len(_years(years))} years"):
+        res = _simulate(n_households=households, years=_years(years), seed=seed, province=province,
+                        return_members=members is not None)
+    hh, mem = (res if members is not None else (res, None))
+    write_table(hh, output, headers=headers, encoding=encoding)
+    console.print(f"wrote {len(hh):,} household-year rows to [bold]{output}[/] ({time.perf_counter() - t0:.1f} s)")
+    if mem is not None and members is not None:
+        write_table(mem, members, table="member", headers=headers, encoding=encoding)
+        console.print(f"wrote {len(mem):,} member rows to [bold]{members}[/]")
+
+
+@app.command()
+def validate(
+    source: Annotated[Path, typer.Argument(help="Household export (.xlsx/.xls/.csv/.parquet).")],
+    members: Annotated[Optional[Path], typer.Option(help="Member sheet, when it is a separate file.")] = None,
+    sheet: Annotated[Optional[str], typer.Option(help="Household sheet name in a workbook.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", "-r", help="Write every issue to this CSV.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the canonical panel here.")] = None,
+) -> None:
+    """Read and validate an export; print the validation report."""
+    from .read import read_panel
+
+    df, rep = read_panel(source, members=members, sheet=sheet, errors="warn")
+    console.print(str(rep))
+    if report is not None:
+        rep.to_frame().to_csv(report, index=False, encoding="utf-8-sig")
+        console.print(f"issues written to [bold]{report}[/]")
+    if output is not None:
+        write_table(df, output, headers="en")
+        console.print(f"canonical panel written to [bold]{output}[/]")
+    if not rep.ok:
+        raise typer.Exit(code=1)
+
+
+def _register_optional() -> None:
+    # Commands of later stages live in their own modules; the CLI offers them
+    # once those modules exist, so the foundation works on its own.
+    import importlib
+
+    for module, names in (("cli_models", ("train", "backtest")),):
+        try:
+            mod = importlib.import_module(f".{module}", __package__)
+        except ModuleNotFoundError:
+            continue
+        for name in names:
+            if hasattr(mod, name):
+                app.command(name)(getattr(mod, name))
+
+
+_register_optional()
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

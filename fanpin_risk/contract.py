@@ -1,0 +1,436 @@
+"""The data contract as code: fields, headers, dtypes, code lists, monitoring lines.
+
+Everything here is read from the CSV files in ``data_schema/`` (shipped inside the
+wheel as ``fanpin_risk/_data_schema``), so the contract lives in one place, as data.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .errors import ContractError, MissingLineError
+
+Table = Literal["household_year", "member"]
+
+#: Province name used for the national reference series of monitoring lines.
+NATIONAL = "全国"
+
+_PKG = Path(__file__).resolve().parent
+
+
+def _find_dir(installed: str, source: str) -> Path:
+    # A wheel carries the folder inside the package; an editable install or a
+    # checkout reads it from the repository root.
+    for cand in (_PKG / installed, _PKG.parent / source):
+        if cand.is_dir():
+            return cand
+    raise FileNotFoundError(f"cannot find {source}/ next to the fanpin_risk package")
+
+
+def schema_dir() -> Path:
+    """Folder holding the contract files (``data_schema/``)."""
+    return _find_dir("_data_schema", "data_schema")
+
+
+def models_dir() -> Path:
+    """Folder holding the packaged default model (``models/``)."""
+    return _find_dir("_models", "models")
+
+
+# --------------------------------------------------------------------------- fields
+@lru_cache(maxsize=None)
+def fields(table: Table = "household_year") -> pd.DataFrame:
+    """The contract's field table.
+
+    Parameters
+    ----------
+    table : {"household_year", "member"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per field with columns ``field, zh_header, type, unit, required,
+        min, max, code_list, aliases, description`` (``required`` is boolean,
+        ``aliases`` a tuple of extra accepted headers).
+    """
+    path = schema_dir() / f"{table}.csv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    df = pd.DataFrame(rows).astype(object)
+    df["required"] = df["required"].str.strip().eq("yes")
+    df["min"] = pd.to_numeric(df["min"].replace("", np.nan))
+    df["max"] = pd.to_numeric(df["max"].replace("", np.nan))
+    df["aliases"] = [tuple(a for a in s.split(";") if a) for s in df["aliases"]]
+    return df
+
+
+def field_names(table: Table = "household_year") -> list[str]:
+    """Canonical English field names of ``table`` in contract order."""
+    return list(fields(table)["field"])
+
+
+def required_fields(table: Table = "household_year") -> list[str]:
+    """Fields the contract marks as required."""
+    f = fields(table)
+    return list(f.loc[f["required"], "field"])
+
+
+def fields_of_type(kind: str, table: Table = "household_year") -> list[str]:
+    """Fields whose contract type is ``kind`` (string, integer, number, boolean, category)."""
+    f = fields(table)
+    return list(f.loc[f["type"] == kind, "field"])
+
+
+_UNIT_SUFFIX = re.compile(r"\((元|月|人|岁|亩|公里|km|万元|元/人|元/年)\)$")
+
+
+def normalize_header(name: object) -> str:
+    """Normalise a column header for matching.
+
+    Full-width characters become half-width (NFKC), white space and a trailing
+    unit in brackets such as ``（元）`` are removed, and Latin letters are
+    lower-cased, so ``"人均纯收入（元）"`` and ``"人均纯收入"`` match.
+    """
+    s = unicodedata.normalize("NFKC", str(name)).strip()
+    s = re.sub(r"\s+", "", s)
+    s = _UNIT_SUFFIX.sub("", s)
+    return s.lower()
+
+
+@lru_cache(maxsize=None)
+def header_map(table: Table = "household_year") -> dict[str, str]:
+    """Map every accepted (normalised) header to its canonical field.
+
+    The canonical English name, the Chinese header and each alias of
+    ``data_schema/<table>.csv`` are accepted.
+    """
+    out: dict[str, str] = {}
+    for row in fields(table).itertuples():
+        for name in (row.field, row.zh_header, *row.aliases):
+            key = normalize_header(name)
+            if key in out and out[key] != row.field:
+                raise ContractError(
+                    f"data_schema/{table}.csv: header {name!r} is given for both "
+                    f"{out[key]!r} and {row.field!r}"
+                )
+            out[key] = row.field
+    return out
+
+
+def zh_headers(table: Table = "household_year") -> dict[str, str]:
+    """Canonical field → Chinese header."""
+    f = fields(table)
+    return dict(zip(f["field"], f["zh_header"]))
+
+
+# --------------------------------------------------------------------------- dtypes
+_DTYPES = {
+    "string": "str",
+    "category": "str",
+    "integer": "Int64",
+    "number": "float64",
+    "boolean": "boolean",
+}
+
+
+def canonical_dtypes(table: Table = "household_year") -> dict[str, str]:
+    """Canonical pandas dtype of each field.
+
+    integer → ``Int64`` (nullable), number → ``float64``, boolean → ``boolean``
+    (nullable), string and category → ``str`` (missing is NaN).
+    """
+    f = fields(table)
+    return {row.field: _DTYPES[row.type] for row in f.itertuples()}
+
+
+def to_canonical_dtypes(df: pd.DataFrame, table: Table = "household_year") -> pd.DataFrame:
+    """Return a copy of ``df`` with contract columns cast to their canonical dtype.
+
+    Values must already be clean (numbers numeric, booleans boolean); use
+    :func:`fanpin_risk.read_panel` for raw exports. Columns outside the contract
+    are kept as they are.
+    """
+    out = df.copy()
+    for col, dt in canonical_dtypes(table).items():
+        if col not in out.columns:
+            continue
+        s = out[col]
+        if dt == "Int64":
+            vals = pd.to_numeric(s)
+            if vals.dtype.kind == "f":
+                frac = vals.notna() & (vals % 1 != 0)
+                if frac.any():
+                    raise ContractError(
+                        f"{col}: integer field holds fractional values, e.g. {vals[frac].iloc[0]!r}"
+                    )
+            out[col] = vals.astype("Int64")
+        elif dt == "str":
+            out[col] = s if s.dtype == "str" else s.astype("str").where(s.notna(), np.nan)
+        else:
+            out[col] = s.astype(dt)
+    return out
+
+
+# --------------------------------------------------------------------------- code lists
+@lru_cache(maxsize=None)
+def codes() -> pd.DataFrame:
+    """All code lists: columns ``list, value, name_en, note`` (Chinese value canonical)."""
+    with (schema_dir() / "codes.csv").open(encoding="utf-8", newline="") as fh:
+        return pd.DataFrame(list(csv.DictReader(fh)))
+
+
+def code_list(name: str) -> list[str]:
+    """Canonical Chinese values of code list ``name`` (e.g. ``"risk_type"``)."""
+    c = codes()
+    vals = list(c.loc[c["list"] == name, "value"])
+    if not vals:
+        raise ContractError(f"unknown code list {name!r}; known: {sorted(set(c['list']))}")
+    return vals
+
+
+def code_names(name: str) -> dict[str, str]:
+    """Chinese value → English name for code list ``name``."""
+    c = codes()
+    sub = c[c["list"] == name]
+    return dict(zip(sub["value"], sub["name_en"]))
+
+
+# --------------------------------------------------------------------------- lines
+@lru_cache(maxsize=None)
+def provinces() -> pd.DataFrame:
+    """Province table: 2-digit ``code``, short ``name`` (e.g. 贵州) and ``full_name``."""
+    with (schema_dir() / "provinces.csv").open(encoding="utf-8", newline="") as fh:
+        return pd.DataFrame(list(csv.DictReader(fh)))
+
+
+@lru_cache(maxsize=None)
+def _province_lookup() -> dict[str, str]:
+    p = provinces()
+    out = {NATIONAL: NATIONAL, "national": NATIONAL, "cn": NATIONAL, "中国": NATIONAL}
+    for row in p.itertuples():
+        out[row.code] = row.name
+        out[row.name] = row.name
+        out[row.full_name] = row.name
+    return out
+
+
+def normalize_province(value: object) -> object:
+    """Map a province name, full name or 2-digit code to its short name (贵州省 → 贵州).
+
+    Unknown values are returned stripped but otherwise unchanged; missing stays missing.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return np.nan
+    s = unicodedata.normalize("NFKC", str(value)).strip()
+    if re.fullmatch(r"\d{2}(\d{4}|\d{10})?", s):  # a 6- or 12-digit division code starts with the province
+        s = s[:2]
+    return _province_lookup().get(s, _province_lookup().get(s.lower(), s))
+
+
+def load_lines(path: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
+    """Load a monitoring-line table.
+
+    Parameters
+    ----------
+    path : path, DataFrame or None
+        A CSV or DataFrame with columns ``province, year, line`` (``source``
+        optional). ``None`` loads ``data_schema/monitoring_lines.csv``: the
+        provincial lines seen in POLICY_FACTS.md plus the national reference
+        series (全国).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``province`` (short name), ``year`` (int), ``line`` (float), ``source``.
+    """
+    if path is None:
+        path = schema_dir() / "monitoring_lines.csv"
+    df = path.copy() if isinstance(path, pd.DataFrame) else pd.read_csv(path, dtype={"province": str})
+    df = df.rename(columns={c: header_map_lines().get(normalize_header(c), c) for c in df.columns})
+    missing = {"province", "year", "line"} - set(df.columns)
+    if missing:
+        raise ContractError(
+            f"monitoring-line table lacks column(s) {sorted(missing)}; "
+            "it needs province, year, line (省, 年度, 监测标准)"
+        )
+    if "source" not in df.columns:
+        df["source"] = "user table"
+    df = df[["province", "year", "line", "source"]].copy()
+    df["province"] = df["province"].map(normalize_province).astype(str)
+    df["year"] = pd.to_numeric(df["year"], errors="raise").astype(int)
+    df["line"] = pd.to_numeric(df["line"], errors="raise").astype(float)
+    dup = df.duplicated(["province", "year"], keep=False)
+    if dup.any():
+        raise ContractError(f"monitoring-line table repeats (province, year): {df.loc[dup, ['province', 'year']].values.tolist()}")
+    return df.reset_index(drop=True)
+
+
+def header_map_lines() -> dict[str, str]:
+    """Accepted headers of a monitoring-line table."""
+    return {
+        "province": "province", "省": "province", "省份": "province",
+        "year": "year", "年度": "year", "年份": "year",
+        "line": "line", "监测标准": "line", "监测范围": "line", "monitoring_line": "line",
+        "source": "source", "来源": "source",
+    }
+
+
+def lookup_line(
+    df: pd.DataFrame,
+    lines: str | Path | pd.DataFrame | None = None,
+    *,
+    default_province: str | None = None,
+) -> pd.Series:
+    """Monitoring line in force for each row of a household-year table.
+
+    Lookup order, row by row: the row's own ``monitoring_line`` → the table's
+    (province, year) → the national reference (全国) for that year. A year that
+    none of them covers raises :class:`MissingLineError` naming it.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Canonical household-year rows (needs ``year``; ``province`` and
+        ``monitoring_line`` are optional).
+    lines : path, DataFrame or None
+        Monitoring-line table (see :func:`load_lines`); None uses the packaged one.
+    default_province : str, optional
+        Province for rows whose ``province`` is missing.
+
+    Returns
+    -------
+    pandas.Series
+        float64 line per row, aligned with ``df.index``.
+    """
+    table = load_lines(lines)
+    years = pd.to_numeric(df["year"]).astype("Int64")
+    if "province" in df.columns:
+        prov = df["province"].map(normalize_province)
+    else:
+        prov = pd.Series(np.nan, index=df.index, dtype=object)
+    if default_province is not None:
+        prov = prov.where(prov.notna(), normalize_province(default_province))
+    by_py = {(p, y): v for p, y, v in zip(table["province"], table["year"], table["line"])}
+    nat = table[table["province"] == NATIONAL].set_index("year")["line"]
+
+    out = pd.Series(np.nan, index=df.index, dtype="float64")
+    if "monitoring_line" in df.columns:
+        own = pd.to_numeric(df["monitoring_line"], errors="coerce").astype("float64")
+        out = own.where(own > 0)
+    todo = out.isna()
+    if todo.any():
+        keys = list(zip(prov[todo], years[todo]))
+        out.loc[todo] = [by_py.get(k, np.nan) for k in keys]
+    todo = out.isna()
+    if todo.any():
+        out.loc[todo] = years[todo].map(nat).astype("float64")
+    todo = out.isna()
+    if todo.any():
+        miss = sorted({int(y) for y in years[todo].dropna()})
+        if years[todo].isna().any():
+            raise MissingLineError("rows without a year have no monitoring line; fill 年度 (year)")
+        raise MissingLineError(
+            f"no monitoring line for year(s) {miss}: the line table covers "
+            f"{sorted(table['year'].unique().tolist())}. Add the province's line for "
+            "those years (a monitoring_line column, or lines=<csv with province,year,line>)"
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- data dictionary
+def data_dictionary_markdown() -> str:
+    """Readable data dictionary generated from the contract files.
+
+    ``data_schema/DATA_DICTIONARY.md`` holds this text; a test keeps the two equal,
+    so regenerate it with ``python -m fanpin_risk.contract`` after editing a CSV.
+    """
+    lines = [
+        "# fanpin_risk data dictionary",
+        "",
+        "Generated from `data_schema/*.csv` by `python -m fanpin_risk.contract`; edit the CSV files, "
+        "not this page. Every field is accepted under its English name, its Chinese header or an alias.",
+        "Canonical dtypes: integer → `Int64`, number → `float64`, boolean → `boolean`, string and category → `str`.",
+        "",
+    ]
+    for table, title in (("household_year", "Household-year table (one row per household and year)"),
+                         ("member", "Member table (one row per person and year)")):
+        lines += [f"## {title}", "", "| field | 中文表头 | type | unit | required | range | code list | aliases | meaning |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in fields(table).itertuples():
+            rng = ""
+            if not (np.isnan(r.min) and np.isnan(r.max)):
+                lo = "" if np.isnan(r.min) else f"{r.min:g}"
+                hi = "" if np.isnan(r.max) else f"{r.max:g}"
+                rng = f"{lo}..{hi}"
+            desc = str(r.description).replace("|", "/")
+            lines.append(
+                f"| `{r.field}` | {r.zh_header} | {r.type} | {r.unit} | {'yes' if r.required else ''} | {rng} | "
+                f"{r.code_list} | {'; '.join(r.aliases)} | {desc} |"
+            )
+        lines.append("")
+    lines += ["## Code lists", "", "Chinese values are canonical; English names stand beside them.", ""]
+    c = codes()
+    for name, sub in c.groupby("list", sort=False):
+        lines += [f"### {name}", "", "| value | name_en | note |", "|---|---|---|"]
+        lines += [f"| {v} | {e} | {n} |" for v, e, n in zip(sub["value"], sub["name_en"], sub["note"])]
+        lines.append("")
+    lines += ["## Monitoring lines (yuan per person per year)", "",
+              "Lookup order for each row: its own `monitoring_line` → (province, year) in this table → "
+              "the national reference (全国) for the year → an error naming the missing year. "
+              "Pass `lines=` to use your own table.", "",
+              "| province | year | line | source |", "|---|---|---|---|"]
+    for r in load_lines().itertuples():
+        lines.append(f"| {r.province} | {r.year} | {r.line:g} | {r.source} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # regenerate the data dictionary
+    (schema_dir() / "DATA_DICTIONARY.md").write_text(data_dictionary_markdown(), encoding="utf-8")
+    print(f"wrote {schema_dir() / 'DATA_DICTIONARY.md'}")
+
+
+# --------------------------------------------------------------------------- export form
+def export_frame(
+    df: pd.DataFrame,
+    table: Table = "household_year",
+    *,
+    headers: Literal["zh", "en"] = "zh",
+    booleans: Literal["是否", "bool"] = "是否",
+) -> pd.DataFrame:
+    """Turn a canonical frame into the shape of a county export.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Canonical frame (English field names).
+    table : {"household_year", "member"}
+    headers : {"zh", "en"}
+        Chinese contract headers (as the national system exports) or English names.
+    booleans : {"是否", "bool"}
+        Write booleans as 是/否 or leave them as True/False.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Contract columns in contract order, then any other columns unchanged.
+    """
+    names = field_names(table)
+    cols = [c for c in names if c in df.columns] + [c for c in df.columns if c not in names]
+    out = df[cols].copy()
+    if booleans == "是否":
+        for col in fields_of_type("boolean", table):
+            if col in out.columns:
+                s = out[col].astype("boolean")
+                out[col] = s.map({True: "是", False: "否"}).astype(object).where(s.notna(), None)
+    if headers == "zh":
+        out = out.rename(columns=zh_headers(table))
+    return out
