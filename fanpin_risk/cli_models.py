@@ -1,0 +1,94 @@
+"""CLI commands ``fanpin-risk train`` and ``fanpin-risk backtest`` (registered by cli.py).
+
+Rebuild the packaged default model with ``fanpin-risk train --default``
+(same as ``python bench/build_default_model.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def _panel(source: Optional[Path], households: int, seed: int):
+    if source is not None:
+        from .labels import _as_panel
+
+        with console.status(f"reading {source}"):
+            return _as_panel(source)
+    from .simulate import simulate
+
+    with console.status(f"simulating {households:,} households, 2020–2025"):
+        return simulate(n_households=households, seed=seed)
+
+
+def train(
+    source: Annotated[Optional[Path], typer.Option("--input", "-i", help="Household export (Chinese or English headers).")] = None,
+    households: Annotated[int, typer.Option("--simulate", "-n", help="Households to simulate when no --input is given.")] = 20_000,
+    model: Annotated[str, typer.Option("--model", "-m", help="lightgbm, scorecard or rule.")] = "lightgbm",
+    label: Annotated[str, typer.Option(help="Label definition: relapse, identified, income, guarantee.")] = "relapse",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")] = Path("fanpin_model"),
+    seed: Annotated[int, typer.Option(help="Seed (same data + seed → identical model files).")] = 0,
+    mlflow: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="Log the run to MLflow.")] = True,
+    default: Annotated[bool, typer.Option("--default", help="Rebuild the packaged default model (models/default + MODEL_CARD.md).")] = False,
+) -> None:
+    """Train a risk model on every labelled household-year and save it."""
+    t0 = time.perf_counter()
+    if default:
+        import importlib.util
+
+        from .contract import models_dir
+
+        path = models_dir().parent / "bench" / "build_default_model.py"
+        spec = importlib.util.spec_from_file_location("build_default_model", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)  # type: ignore[union-attr]
+        res = mod.build(households, seed, models_dir(), log_to_mlflow=mlflow)
+        console.print(str(res["backtest"]))
+        console.print(f"wrote {models_dir() / 'default'} and MODEL_CARD.md in {time.perf_counter() - t0:.0f} s")
+        return
+    from .models import train as _train
+
+    panel = _panel(source, households, seed)
+    with console.status(f"training {model}"):
+        m = _train(panel, model=model, label=label, seed=seed, log_to_mlflow=mlflow)
+    m.save(out)
+    ins = m.metadata["metrics_in_sample"]
+    console.print(f"[green]✓[/] {model} trained on {m.metadata['n_train_rows']:,} rows of {m.metadata['train_years']} "
+                  f"(in-sample ROC AUC {ins['roc_auc']:.3f}) → [bold]{out}[/] ({time.perf_counter() - t0:.1f} s)")
+    if getattr(m, "mlflow_run_id", None):
+        console.print(f"MLflow run {m.mlflow_run_id}")
+
+
+def backtest(
+    source: Annotated[Optional[Path], typer.Option("--input", "-i", help="Household export (Chinese or English headers).")] = None,
+    households: Annotated[int, typer.Option("--simulate", "-n", help="Households to simulate when no --input is given.")] = 20_000,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Model(s) to compare; repeat the option. Default: all three.")] = None,
+    label: Annotated[str, typer.Option(help="Label definition.")] = "relapse",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for tables (CSV) and figures (PNG).")] = Path("fanpin_backtest"),
+    k_share: Annotated[float, typer.Option(help="Visit budget as a share of households.")] = 0.10,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for confidence intervals.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    first_test_year: Annotated[Optional[int], typer.Option(help="First test year (default: first possible).")] = None,
+    mlflow: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="Log one run per model to MLflow.")] = True,
+) -> None:
+    """Rolling-origin out-of-time backtest; writes tables and figures, prints the summary."""
+    from .backtest import backtest as _backtest
+
+    t0 = time.perf_counter()
+    panel = _panel(source, households, seed)
+    res = _backtest(panel, models=tuple(model or ("rule", "scorecard", "lightgbm")), label=label, k_share=k_share,
+                    n_boot=n_boot, seed=seed, first_test_year=first_test_year, log_to_mlflow=mlflow, progress=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, tab in res.tables().items():
+        tab.to_csv(out / f"{name}.csv", index=False, encoding="utf-8-sig")
+    for name, fig in res.figures.items():
+        fig.savefig(out / f"{name}.png", dpi=110, bbox_inches="tight")
+    console.print(str(res))
+    console.print(f"tables and figures → [bold]{out}[/] ({time.perf_counter() - t0:.0f} s)")

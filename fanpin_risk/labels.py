@@ -1,0 +1,256 @@
+"""Next-year labels: does household *h*, seen in year *t*, fall (back) into poverty in *t + horizon*?
+
+The default definition ("relapse") marks a household-year positive when, in
+the record of year ``t + horizon``, any of these parts holds:
+
+``new_identification``
+    the household is newly identified as a monitoring object (``newly_identified``
+    is true, or ``identification_month`` falls in year ``t + horizon``);
+``income_below_line``
+    per-capita net income is below that year's monitoring line;
+``guarantee_failed``
+    one of 两不愁三保障 fails (``housing_safe``, ``drinking_water_safe``,
+    ``compulsory_education_ok`` or ``medical_insured`` is False).
+
+Rows with no record in ``t + horizon`` are *censored*: their label is missing
+(``<NA>``), never 0. See ``docs/modeling.md`` for why this default and its biases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import contract
+from .errors import ContractError
+
+#: Parts of the default label and the definitions built from them.
+PARTS = ("new_identification", "income_below_line", "guarantee_failed")
+DEFINITIONS: dict[str, tuple[str, ...]] = {
+    "relapse": PARTS,
+    "identified": ("new_identification",),
+    "income": ("income_below_line",),
+    "guarantee": ("guarantee_failed",),
+}
+GUARANTEES = ("housing_safe", "drinking_water_safe", "compulsory_education_ok", "medical_insured")
+
+
+# --------------------------------------------------------------------------- canonical input
+def _is_canonical(df: pd.DataFrame) -> bool:
+    names = set(contract.field_names())
+    return {"household_id", "year"} <= set(df.columns) and all(
+        c in names or c.startswith("_") or c not in contract.header_map() for c in df.columns
+    )
+
+
+def _as_panel(obj, *, lines=None, default_province: str | None = None) -> pd.DataFrame:
+    """Turn a path, a raw frame or a canonical frame into the canonical panel.
+
+    Parameters
+    ----------
+    obj : path, str or DataFrame
+        A file is read with :func:`fanpin_risk.read.read_panel`; a frame with
+        Chinese (or otherwise non-canonical) headers is renamed through the
+        contract's header map and cast to canonical dtypes.
+    lines : monitoring-line table, optional
+        Passed to :func:`fanpin_risk.contract.lookup_line` for rows whose
+        ``monitoring_line`` is missing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical frame (a copy), ``monitoring_line`` filled, index kept.
+    """
+    if isinstance(obj, (str, Path)):
+        from .read import read_panel  # lazy: read.py belongs to another module
+
+        obj = read_panel(obj)[0]
+    if not isinstance(obj, pd.DataFrame):
+        raise ContractError(f"expected a DataFrame or a path, got {type(obj).__name__}")
+    df = obj
+    hm = contract.header_map()
+    dtypes = contract.canonical_dtypes()
+    needs_rename = any(c not in dtypes and contract.normalize_header(c) in hm for c in df.columns)
+    if needs_rename:
+        df = df.rename(columns={c: hm.get(contract.normalize_header(c), c) for c in df.columns})
+        dup = df.columns[df.columns.duplicated()].tolist()
+        if dup:
+            raise ContractError(f"two columns map to the same field(s) {dup}; keep one of each")
+    wrong = [c for c, dt in dtypes.items() if c in df.columns and str(df[c].dtype) != dt]
+    df = contract.to_canonical_dtypes(_coerce_bools(df.copy())) if wrong else df.copy()
+    for col in ("household_id", "year"):
+        if col not in df.columns:
+            raise ContractError(f"panel lacks required column {col!r} ({contract.zh_headers()[col]})")
+    if df["year"].isna().any():
+        raise ContractError("some rows have no year (年度)")
+    if df.duplicated(["household_id", "year"]).any():
+        d = df.loc[df.duplicated(["household_id", "year"], keep=False), "year"].unique().tolist()
+        raise ContractError(f"panel repeats (household_id, year) in year(s) {sorted(d)}; one row per household and year")
+    if "monitoring_line" not in df.columns or df["monitoring_line"].isna().any():
+        df["monitoring_line"] = contract.lookup_line(df, lines, default_province=default_province)
+    return df
+
+
+# --------------------------------------------------------------------------- helpers
+def net_income_per_capita(df: pd.DataFrame) -> pd.Series:
+    """Reported per-capita net income, else (wage + business − expense + property + transfer) / size."""
+    rep = df["net_income_per_capita"].astype("float64") if "net_income_per_capita" in df.columns else None
+
+    def col(c: str, fill: float | None = None) -> pd.Series:
+        if c not in df.columns:
+            return pd.Series(np.nan if fill is None else fill, index=df.index, dtype="float64")
+        s = df[c].astype("float64")
+        return s if fill is None else s.fillna(fill)
+
+    total = col("income_wage") + col("income_business") - col("expense_business", 0) + col("income_property", 0) + col("income_transfer")
+    size = col("household_size").where(lambda s: s > 0)
+    derived = total / size
+    return derived if rep is None else rep.where(rep.notna(), derived)
+
+
+def _or_known(series: list[pd.Series], index=None) -> pd.Series:
+    """True if any is True; False if none is True and at least one is known; NA if all are NA."""
+    if not series:
+        return pd.Series(pd.NA, index=index, dtype="boolean")
+    frame = pd.concat([s.astype("boolean") for s in series], axis=1)
+    anyt = frame.fillna(False).any(axis=1)
+    known = frame.notna().any(axis=1)
+    out = anyt.astype("boolean")
+    out[~known] = pd.NA
+    return out
+
+
+_BOOL_MAP = {"是": True, "否": False, "true": True, "false": False, "1": True, "0": False, "y": True, "n": False,
+             "yes": True, "no": False, "t": True, "f": False, "1.0": True, "0.0": False}
+
+
+def _coerce_bools(df: pd.DataFrame) -> pd.DataFrame:
+    for c in contract.fields_of_type("boolean"):
+        if c in df.columns and df[c].dtype.kind not in "bf" and str(df[c].dtype) != "boolean":
+            s = df[c]
+            mapped = s.map(lambda v: v if isinstance(v, (bool, np.bool_)) else _BOOL_MAP.get(str(v).strip().lower()) if pd.notna(v) else None)
+            bad = s.notna() & mapped.isna()
+            if bad.any():
+                raise ContractError(f"{c}: value {s[bad].iloc[0]!r} is not a yes/no value (是/否)")
+            df[c] = mapped.astype("boolean")
+    return df
+
+
+def _next_rows(panel: pd.DataFrame, horizon: int) -> pd.Series:
+    """For each row, the index label of the same household's row in year + horizon (NaN if none)."""
+    key = pd.MultiIndex.from_arrays([panel["household_id"].astype(str), panel["year"].astype("int64")])
+    pos = pd.Series(panel.index, index=key)
+    want = pd.MultiIndex.from_arrays([panel["household_id"].astype(str), panel["year"].astype("int64") + horizon])
+    return pd.Series(pos.reindex(want).to_numpy(), index=panel.index)
+
+
+def label_parts(rows: pd.DataFrame, target_year: pd.Series | None = None) -> pd.DataFrame:
+    """Evaluate each label part on the records of the outcome year.
+
+    A part is ``<NA>`` only when every input it needs is missing.
+    """
+    idx = rows.index
+    ty = rows["year"].astype("Int64") if target_year is None else target_year
+    ni = rows["newly_identified"].astype("boolean") if "newly_identified" in rows.columns else pd.Series(pd.NA, index=idx, dtype="boolean")
+    if "identification_month" in rows.columns:
+        im = rows["identification_month"].astype("Int64")
+        by_month = (im // 100 == ty).astype("boolean")
+    else:
+        by_month = pd.Series(pd.NA, index=idx, dtype="boolean")
+    new_id = _or_known([ni, by_month])
+    pc = net_income_per_capita(rows)
+    line = rows["monitoring_line"].astype("float64")
+    inc = (pc < line).astype("boolean")
+    inc[pc.isna() | line.isna()] = pd.NA
+    g = _or_known([~rows[c].astype("boolean") for c in GUARANTEES if c in rows.columns], idx)
+    return pd.DataFrame({"new_identification": new_id, "income_below_line": inc, "guarantee_failed": g}, index=idx)
+
+
+# --------------------------------------------------------------------------- public
+def make_labels(
+    panel,
+    definition: str = "relapse",
+    horizon: int = 1,
+    parts: Mapping[str, bool] | None = None,
+    rule: Callable[[pd.DataFrame], pd.Series] | None = None,
+    *,
+    lines=None,
+) -> pd.DataFrame:
+    """Next-year labels aligned with the panel's rows.
+
+    Parameters
+    ----------
+    panel : DataFrame or path
+        Household-year records (canonical, Chinese headers or a file).
+    definition : {"relapse", "identified", "income", "guarantee"}
+        "relapse" (default) ORs all three parts; the others keep one part.
+    horizon : int, default 1
+        The label of year *t* describes year ``t + horizon``.
+    parts : dict, optional
+        Switch parts on or off, e.g. ``{"guarantee_failed": False}``.
+    rule : callable, optional
+        ``rule(next_year_rows) -> bool Series`` replacing the parts: it receives
+        the outcome-year records (index = the index of the row being labelled)
+        and returns True for a positive. Missing values stay missing.
+    lines : monitoring-line table, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index of ``panel``; columns ``label`` (nullable boolean; ``<NA>`` when
+        censored: no record in ``t + horizon``), ``target_year``, ``censored``
+        and one column per part (``<NA>`` when censored or switched off).
+    """
+    df = _as_panel(panel, lines=lines)
+    if horizon < 1:
+        raise ContractError("horizon must be ≥ 1 year")
+    if definition not in DEFINITIONS and rule is None:
+        raise ContractError(f"unknown label definition {definition!r}; choose from {sorted(DEFINITIONS)} or pass rule=")
+    active = {p: (p in DEFINITIONS.get(definition, PARTS)) for p in PARTS}
+    for k, v in (parts or {}).items():
+        if k not in active:
+            raise ContractError(f"unknown label part {k!r}; parts are {list(PARTS)}")
+        active[k] = bool(v)
+    if rule is None and not any(active.values()):
+        raise ContractError("every label part is switched off")
+
+    nxt = _next_rows(df, horizon)
+    has = nxt.notna()
+    target_year = (df["year"].astype("Int64") + horizon)
+    out = pd.DataFrame(index=df.index)
+    out["target_year"] = target_year
+    out["censored"] = ~has
+    label = pd.Series(pd.NA, index=df.index, dtype="boolean")
+    part_cols = {p: pd.Series(pd.NA, index=df.index, dtype="boolean") for p in PARTS}
+    if has.any():
+        src = nxt[has]
+        rows = df.loc[src.to_numpy()].copy()
+        rows.index = src.index
+        if rule is not None:
+            res = rule(rows)
+            res = res if isinstance(res, pd.Series) else pd.Series(np.asarray(res), index=rows.index)
+            label.loc[rows.index] = res.reindex(rows.index).astype("boolean")
+        else:
+            pr = label_parts(rows, target_year[has])
+            for p in PARTS:
+                if active[p]:
+                    part_cols[p].loc[rows.index] = pr[p]
+            label.loc[rows.index] = _or_known([pr[p] for p in PARTS if active[p]], rows.index)
+    out["label"] = label
+    for p in PARTS:
+        out[p] = part_cols[p]
+    out.attrs["definition"] = describe_definition(definition, horizon, active, rule)
+    return out[["label", "target_year", "censored", *PARTS]]
+
+
+def describe_definition(definition: str, horizon: int, active: Mapping[str, bool], rule=None) -> dict:
+    """JSON-able description of a label definition (for metadata and MLflow)."""
+    return {
+        "definition": definition if rule is None else "custom_rule",
+        "horizon": int(horizon),
+        "parts": {k: bool(v) for k, v in active.items()} if rule is None else {},
+        "rule": None if rule is None else getattr(rule, "__name__", repr(rule)),
+    }

@@ -1,0 +1,513 @@
+"""Risk models with one interface: "rule", "scorecard" and "lightgbm".
+
+``train(panel, model=...)`` returns a :class:`RiskModel`; ``RiskModel.save(path)``
+writes a directory of JSON (and LightGBM's text model) with a checksummed
+manifest; :func:`load_model` reads it back and refuses tampered files or another
+schema version. Nothing is pickled.
+
+Models
+------
+rule
+    The official identification rule as practised, as a points score: income
+    below the line (3) or below 1.5 × the line (2), an open monitoring case (2),
+    a failing guarantee (2), rigid spending over half of net income (1); a
+    continuous tie-break from the income-to-line ratio. Mapped to a probability
+    by Platt scaling on the training rows.
+scorecard
+    Logistic regression on clipped, median-imputed, standardised features
+    (plus missing indicators); coefficients are per standard deviation.
+lightgbm
+    Gradient-boosted trees (≤ 300 trees, 15 leaves by default), early stopping
+    on the last training year (out of time), then Platt calibration on that
+    year's out-of-time margins; the booster is refitted on all training years
+    with the early-stopped number of trees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .errors import ModelError
+from .features import PanelFeatures
+from .labels import _as_panel, make_labels
+
+SCHEMA_VERSION = 1
+MODEL_KINDS = ("rule", "scorecard", "lightgbm")
+
+LGB_DEFAULTS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "max_depth": -1,
+    "min_data_in_leaf": 50,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "num_threads": 1,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbose": -1,
+}
+MAX_TREES = 300
+EARLY_STOPPING = 30
+
+
+# --------------------------------------------------------------------------- small numeric helpers
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+def _fit_platt(raw: np.ndarray, y: np.ndarray) -> dict:
+    """Platt scaling p = σ(a·raw + b), fitted by (almost unpenalised) logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+
+    raw = np.asarray(raw, float).reshape(-1, 1)
+    if len(np.unique(y)) < 2:
+        rate = float(np.clip(np.mean(y), 1e-4, 1 - 1e-4)) if len(y) else 0.5
+        return {"method": "platt", "a": 0.0, "b": float(np.log(rate / (1 - rate)))}
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(raw, y)
+    return {"method": "platt", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
+
+
+def _fit_isotonic(raw: np.ndarray, y: np.ndarray) -> dict:
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+    return {"method": "isotonic", "x": [float(v) for v in iso.X_thresholds_], "y": [float(v) for v in iso.y_thresholds_]}
+
+
+def _apply_calibrator(cal: dict, raw: np.ndarray) -> np.ndarray:
+    raw = np.asarray(raw, float)
+    if cal["method"] == "platt":
+        p = _sigmoid(cal["a"] * raw + cal["b"])
+    elif cal["method"] == "isotonic":
+        p = np.interp(raw, np.asarray(cal["x"]), np.asarray(cal["y"]))
+    elif cal["method"] == "sigmoid":
+        p = _sigmoid(raw)
+    else:
+        raise ModelError(f"unknown calibrator {cal['method']!r}")
+    return np.clip(p, 0.0, 1.0)
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating, float)):
+        f = float(o)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(o, np.ndarray):
+        return _jsonable(o.tolist())
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    return o
+
+
+def _dumps(o) -> str:
+    return json.dumps(_jsonable(o), ensure_ascii=False, sort_keys=True, indent=1)
+
+
+# --------------------------------------------------------------------------- estimators on the feature matrix
+class _RuleModel:
+    kind = "rule"
+
+    def __init__(self, state: dict | None = None):
+        self.state = state or {}
+
+    @staticmethod
+    def raw(X: pd.DataFrame) -> np.ndarray:
+        r = X["ratio_to_line"].to_numpy()
+        pts = (3.0 * (r < 1.0) + 2.0 * ((r >= 1.0) & (r < 1.5)) + 2.0 * (X["open_case"].to_numpy() > 0)
+               + 2.0 * (np.nan_to_num(X["n_guarantees_failed"].to_numpy()) > 0) + 1.0 * (np.nan_to_num(X["rigid_ratio"].to_numpy()) > 0.5))
+        tie = 0.99 * (1.0 - np.clip(np.nan_to_num(r, nan=0.0), 0.0, 3.0) / 3.0)
+        return pts + tie
+
+    def fit(self, X, y, years, seed, params):
+        self.state = {"calibrator": _fit_platt(self.raw(X), y)}
+        return self
+
+    def predict_raw(self, X):
+        return self.raw(X)
+
+    def calibrate(self, raw):
+        return _apply_calibrator(self.state["calibrator"], raw)
+
+
+class _Scorecard:
+    kind = "scorecard"
+
+    def __init__(self, state: dict | None = None):
+        self.state = state or {}
+
+    def _design(self, X: pd.DataFrame) -> np.ndarray:
+        s = self.state
+        A = X[s["features"]].to_numpy(dtype=float)
+        A = np.clip(A, np.asarray(s["lo"], float), np.asarray(s["hi"], float))
+        miss = np.isnan(A[:, s["missing_idx"]]).astype(float) if s["missing_idx"] else np.empty((len(A), 0))
+        A = np.where(np.isnan(A), np.asarray(s["median"], float), A)
+        A = np.column_stack([A, miss])
+        return (A - np.asarray(s["mean"], float)) / np.asarray(s["scale"], float)
+
+    def fit(self, X, y, years, seed, params):
+        from sklearn.linear_model import LogisticRegression
+
+        params = {"C": 0.05, **(params or {})}
+        import warnings
+
+        A = X.to_numpy(dtype=float)
+        with warnings.catch_warnings():  # all-missing columns give NaN, handled below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo = np.nanquantile(A, 0.01, axis=0)
+            hi = np.nanquantile(A, 0.99, axis=0)
+            lo = np.where(np.isnan(lo), -np.inf, lo)
+            hi = np.where(np.isnan(hi), np.inf, hi)
+            med = np.nanmedian(np.clip(A, lo, hi), axis=0)
+        med = np.where(np.isnan(med), 0.0, med)
+        missing_idx = [int(i) for i in np.where(np.isnan(A).any(axis=0))[0]]
+        self.state = {"features": list(X.columns), "lo": lo, "hi": hi, "median": med, "missing_idx": missing_idx,
+                      "mean": np.zeros(A.shape[1] + len(missing_idx)), "scale": np.ones(A.shape[1] + len(missing_idx))}
+        D = self._design(X)
+        mean = D.mean(axis=0)
+        scale = D.std(axis=0)
+        scale = np.where(scale > 1e-12, scale, 1.0)
+        self.state["mean"], self.state["scale"] = mean, scale
+        D = (D - mean) / scale
+        lr = LogisticRegression(C=params["C"], max_iter=2000, random_state=seed).fit(D, y)
+        names = list(X.columns) + [f"{X.columns[i]}__missing" for i in missing_idx]
+        self.state.update({"coef": lr.coef_[0], "intercept": float(lr.intercept_[0]), "design_names": names, "C": params["C"]})
+        for k in ("lo", "hi"):
+            self.state[k] = [float(v) if np.isfinite(v) else (1e300 if v > 0 else -1e300) for v in self.state[k]]
+        return self
+
+    def predict_raw(self, X):
+        return self._design(X) @ np.asarray(self.state["coef"], float) + self.state["intercept"]
+
+    def calibrate(self, raw):
+        return _sigmoid(raw)
+
+    def coefficients(self) -> pd.DataFrame:
+        """Coefficients per standard deviation of each (clipped, imputed) feature, largest first."""
+        c = pd.DataFrame({"feature": self.state["design_names"], "coef": self.state["coef"]})
+        return c.reindex(c["coef"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+
+
+class _LightGBM:
+    kind = "lightgbm"
+
+    def __init__(self, state: dict | None = None, booster=None):
+        self.state = state or {}
+        self.booster = booster
+
+    def fit(self, X, y, years, seed, params):
+        import lightgbm as lgb
+
+        params = dict(params or {})
+        calib = params.pop("calibration", "platt")
+        max_trees = int(params.pop("n_estimators", params.pop("num_boost_round", MAX_TREES)))
+        es = int(params.pop("early_stopping", EARLY_STOPPING))
+        p = {**LGB_DEFAULTS, **params, "seed": seed, "bagging_seed": seed, "feature_fraction_seed": seed,
+             "data_random_seed": seed}
+        years = np.asarray(years)
+        uy = np.unique(years)
+        if len(uy) >= 2:
+            valid = years == uy.max()
+            fold = f"year {int(uy.max())}"
+        else:  # one training year: a fixed 20 % of rows (by position hash) as the validation fold
+            valid = (np.arange(len(y)) * 2654435761 % 100) < 20
+            fold = "20 % of the only training year"
+        Xa = X.to_numpy(dtype=np.float64)
+        dtr = lgb.Dataset(Xa[~valid], y[~valid], feature_name=list(X.columns), free_raw_data=False)
+        dva = lgb.Dataset(Xa[valid], y[valid], reference=dtr)
+        b = lgb.train(p, dtr, num_boost_round=max_trees, valid_sets=[dva],
+                      callbacks=[lgb.early_stopping(es, verbose=False)])
+        best = int(b.best_iteration or max_trees)
+        raw_valid = b.predict(Xa[valid], num_iteration=best, raw_score=True)
+        cal = _fit_isotonic(raw_valid, y[valid]) if calib == "isotonic" else _fit_platt(raw_valid, y[valid])
+        # refit on every training row with the early-stopped size
+        dall = lgb.Dataset(Xa, y, feature_name=list(X.columns))
+        self.booster = lgb.train(p, dall, num_boost_round=best)
+        self.state = {"calibrator": cal, "best_iteration": best, "params": p, "validation_fold": fold,
+                      "valid_rows": int(valid.sum())}
+        return self
+
+    def predict_raw(self, X):
+        return self.booster.predict(X.to_numpy(dtype=np.float64), raw_score=True)
+
+    def calibrate(self, raw):
+        return _apply_calibrator(self.state["calibrator"], raw)
+
+
+_IMPL = {"rule": _RuleModel, "scorecard": _Scorecard, "lightgbm": _LightGBM}
+
+
+# --------------------------------------------------------------------------- RiskModel
+class RiskModel:
+    """A fitted risk model: feature step + estimator + calibration.
+
+    Attributes
+    ----------
+    kind : str
+        "rule", "scorecard" or "lightgbm".
+    features_ : PanelFeatures
+        The fitted feature transformer.
+    feature_names_ : list of str
+    metadata : dict
+        Label definition, training years, monitoring lines, package version,
+        metrics, data fingerprint, feature list, training categories, params.
+    """
+
+    def __init__(self, kind: str, features: PanelFeatures, impl, metadata: dict):
+        self.kind = kind
+        self.features_ = features
+        self._impl = impl
+        self.metadata = metadata
+        self.feature_names_ = list(features.get_feature_names_out())
+
+    def __repr__(self) -> str:
+        yrs = self.metadata.get("train_years")
+        return f"RiskModel(kind={self.kind!r}, label={self.metadata.get('label', {}).get('definition')!r}, train_years={yrs})"
+
+    # -- prediction
+    def transform(self, panel) -> pd.DataFrame:
+        """Feature matrix of the panel's rows (history taken from the panel itself)."""
+        return self.features_.transform(_as_panel(panel, lines=self.metadata.get("lines_arg")))
+
+    def raw_from_features(self, X: pd.DataFrame) -> np.ndarray:
+        """Raw margin (log-odds before calibration) from a feature matrix (for SHAP)."""
+        missing = [c for c in self.feature_names_ if c not in X.columns]
+        if missing:
+            raise ModelError(f"feature matrix lacks column(s) {missing}")
+        return np.asarray(self._impl.predict_raw(X[self.feature_names_]), float)
+
+    def proba_from_features(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability from a feature matrix."""
+        return self._impl.calibrate(self.raw_from_features(X))
+
+    def predict_raw(self, panel) -> pd.Series:
+        """Raw margin per row (LightGBM log-odds, scorecard log-odds, rule points)."""
+        X = self.transform(panel)
+        return pd.Series(self.raw_from_features(X), index=X.index, name="raw_score")
+
+    decision_function = predict_raw
+
+    def predict_proba(self, panel) -> pd.Series:
+        """Calibrated probability that each row's household falls (back) into poverty the next year.
+
+        Parameters
+        ----------
+        panel : DataFrame or path
+            Household-year rows of any year; features use each household's own
+            earlier records in the same panel.
+
+        Returns
+        -------
+        pandas.Series
+            float64 in [0, 1], index = the panel's index, name "probability".
+        """
+        X = self.transform(panel)
+        return pd.Series(self.proba_from_features(X), index=X.index, name="probability")
+
+    def coefficients(self) -> pd.DataFrame:
+        """Scorecard coefficients (scorecard models only)."""
+        if self.kind != "scorecard":
+            raise ModelError("coefficients() exists for scorecard models only")
+        return self._impl.coefficients()
+
+    # -- persistence
+    def save(self, path) -> Path:
+        """Write the model directory (JSON + LightGBM text model + checksummed manifest)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        files: dict[str, bytes] = {
+            "metadata.json": _dumps(self.metadata).encode(),
+            "features.json": _dumps(self.features_.get_params_json()).encode(),
+            "model.json": _dumps({"kind": self.kind, "state": {k: v for k, v in self._impl.state.items()}}).encode(),
+        }
+        if self.kind == "lightgbm":
+            txt = self._impl.booster.model_to_string(num_iteration=-1)
+            files["booster.txt"] = txt.encode()
+        for old in path.glob("*"):
+            if old.name not in files and old.name != "manifest.json" and old.is_file() and old.suffix in (".json", ".txt"):
+                old.unlink()
+        for name, data in files.items():
+            (path / name).write_bytes(data)
+        manifest = {"schema_version": SCHEMA_VERSION, "format": "fanpin_risk.RiskModel", "kind": self.kind,
+                    "package_version": __version__,
+                    "files": {n: hashlib.sha256(d).hexdigest() for n, d in sorted(files.items())}}
+        (path / "manifest.json").write_text(_dumps(manifest), encoding="utf-8")
+        return path
+
+
+def load_model(path=None) -> RiskModel:
+    """Load a model directory written by :meth:`RiskModel.save`.
+
+    Parameters
+    ----------
+    path : path, optional
+        Model directory; None loads the packaged default model (``models/default``).
+
+    Raises
+    ------
+    ModelError
+        Missing directory or file, checksum mismatch (a file was changed),
+        or a schema version this package cannot read.
+    """
+    if path is None:
+        from .contract import models_dir
+
+        path = models_dir() / "default"
+    path = Path(path)
+    mf = path / "manifest.json"
+    if not mf.is_file():
+        raise ModelError(f"{path} is not a fanpin_risk model directory (no manifest.json)")
+    try:
+        manifest = json.loads(mf.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ModelError(f"{mf} is not valid JSON: {e}") from None
+    sv = manifest.get("schema_version")
+    if sv != SCHEMA_VERSION:
+        raise ModelError(f"model at {path} has schema version {sv!r}; this fanpin_risk {__version__} reads version "
+                         f"{SCHEMA_VERSION}. Retrain the model with this version (fanpin-risk train)")
+    blobs = {}
+    for name, digest in manifest.get("files", {}).items():
+        f = path / name
+        if not f.is_file():
+            raise ModelError(f"model file {name} is missing from {path}")
+        data = f.read_bytes()
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise ModelError(f"checksum mismatch for {name} in {path}: the file was changed after saving; "
+                             "refusing to load it. Restore the original or retrain")
+        blobs[name] = data
+    for need in ("metadata.json", "features.json", "model.json"):
+        if need not in blobs:
+            raise ModelError(f"manifest of {path} does not list {need}")
+    meta = json.loads(blobs["metadata.json"])
+    feats = PanelFeatures.from_json(json.loads(blobs["features.json"]))
+    m = json.loads(blobs["model.json"])
+    kind = m["kind"]
+    if kind not in _IMPL:
+        raise ModelError(f"unknown model kind {kind!r}")
+    if kind == "lightgbm":
+        import lightgbm as lgb
+
+        if "booster.txt" not in blobs:
+            raise ModelError(f"lightgbm model at {path} lacks booster.txt")
+        impl = _LightGBM(m["state"], lgb.Booster(model_str=blobs["booster.txt"].decode()))
+    else:
+        impl = _IMPL[kind](m["state"])
+    return RiskModel(kind, feats, impl, meta)
+
+
+# --------------------------------------------------------------------------- training
+def _lines_table(panel: pd.DataFrame) -> list[dict]:
+    prov = panel["province"] if "province" in panel.columns else pd.Series("", index=panel.index)
+    t = pd.DataFrame({"province": prov.astype(str).where(prov.notna(), ""), "year": panel["year"].astype(int),
+                      "line": panel["monitoring_line"].astype(float)})
+    t = t.groupby(["province", "year"], as_index=False)["line"].median()
+    return t.to_dict("records")
+
+
+def fit_on_features(kind: str, X: pd.DataFrame, y: np.ndarray, years: np.ndarray, *, seed: int = 0, params: dict | None = None):
+    """Fit the estimator of ``kind`` on a feature matrix (used by train and backtest)."""
+    if kind not in _IMPL:
+        raise ModelError(f"unknown model {kind!r}; choose from {list(MODEL_KINDS)}")
+    y = np.asarray(y, dtype=int)
+    if len(y) == 0:
+        raise ModelError("no labelled rows to train on (every row is censored)")
+    return _IMPL[kind]().fit(X, y, np.asarray(years), seed, params)
+
+
+def train(
+    panel,
+    model: str = "lightgbm",
+    label: str = "relapse",
+    *,
+    seed: int = 0,
+    params: dict | None = None,
+    log_to_mlflow: bool = True,
+    horizon: int = 1,
+    label_parts: dict | None = None,
+    label_rule=None,
+    lines=None,
+    feature_params: dict | None = None,
+    run_name: str | None = None,
+) -> RiskModel:
+    """Fit a risk model on every labelled row of the panel.
+
+    Parameters
+    ----------
+    panel : DataFrame or path
+        Household-year records, English or Chinese headers.
+    model : {"lightgbm", "scorecard", "rule"}
+    label : str
+        Label definition for :func:`fanpin_risk.labels.make_labels`.
+    seed : int
+        Same data + seed → byte-identical saved model.
+    params : dict, optional
+        Estimator parameters (LightGBM parameters, ``n_estimators``,
+        ``calibration`` = "platt"/"isotonic"; scorecard ``C``).
+    log_to_mlflow : bool
+        Log a run (params, data fingerprint, model) to MLflow.
+    horizon, label_parts, label_rule, lines
+        Passed to :func:`make_labels`.
+    feature_params : dict, optional
+        Parameters of :class:`PanelFeatures`.
+
+    Returns
+    -------
+    RiskModel
+    """
+    from .tracking import data_fingerprint
+
+    df = _as_panel(panel, lines=lines)
+    labels = make_labels(df, label, horizon=horizon, parts=label_parts, rule=label_rule)
+    lab = labels["label"]
+    has = lab.notna().to_numpy()
+    if not has.any():
+        raise ModelError("no labelled rows: every household-year lacks a record in the following year")
+    feats = PanelFeatures(**(feature_params or {})).fit(df[has])
+    X = feats.transform(df)
+    Xl = X[has]
+    y = lab[has].astype(int).to_numpy()
+    years = df.loc[has, "year"].astype(int).to_numpy()
+    impl = fit_on_features(model, Xl, y, years, seed=seed, params=params)
+    from . import metrics as M
+
+    p_in = impl.calibrate(impl.predict_raw(Xl))
+    meta = {
+        "model": model,
+        "label": labels.attrs["definition"],
+        "train_years": sorted({int(v) for v in years}),
+        "panel_years": sorted({int(v) for v in df["year"].astype(int)}),
+        "lines": _lines_table(df),
+        "package_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "seed": int(seed),
+        "params": params or {},
+        "estimator": {k: v for k, v in impl.state.items() if k in ("best_iteration", "validation_fold", "calibrator", "valid_rows", "C")},
+        "metrics_in_sample": {k: v for k, v in M.score_all(y, p_in).items()},
+        "data_fingerprint": data_fingerprint(df),
+        "feature_names": list(feats.get_feature_names_out()),
+        "training_categories": feats.levels_,
+        "n_train_rows": int(has.sum()),
+        "positive_rate": float(y.mean()),
+    }
+    rm = RiskModel(model, feats, impl, meta)
+    if log_to_mlflow:
+        from .tracking import log_train_run
+
+        run_id = log_train_run(rm, run_name=run_name)
+        rm.mlflow_run_id = run_id
+    return rm

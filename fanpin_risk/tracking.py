@@ -1,0 +1,198 @@
+"""MLflow tracking for train and backtest runs.
+
+Tracking URI: ``$MLFLOW_TRACKING_URI`` when set, else
+``sqlite:///<cwd>/mlruns/mlflow.db`` with artifacts under ``<cwd>/mlruns/artifacts``.
+Every run goes to one experiment (``fanpin_risk``, or ``$FANPIN_MLFLOW_EXPERIMENT``),
+so the MLflow UI compares models side by side. Runs carry the data fingerprint
+(row/household counts, years, sha256 of the canonical data) — never rows or ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+EXPERIMENT = "fanpin_risk"
+
+
+def data_fingerprint(df: pd.DataFrame) -> dict:
+    """Counts, years and a sha256 of the canonical data (order-independent); no rows, no ids."""
+    d = df.sort_values(["household_id", "year"], kind="mergesort")
+    cols = sorted(d.columns)
+    h = hashlib.sha256()
+    h.update(json.dumps(cols, ensure_ascii=False).encode())
+    h.update(pd.util.hash_pandas_object(d[cols], index=False).to_numpy().tobytes())
+    yrs = sorted({int(v) for v in d["year"].astype(int)})
+    return {"rows": int(len(d)), "households": int(d["household_id"].nunique()), "years": yrs,
+            "first_year": yrs[0] if yrs else None, "last_year": yrs[-1] if yrs else None, "sha256": h.hexdigest()}
+
+
+def _setup():
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    exp_name = os.environ.get("FANPIN_MLFLOW_EXPERIMENT", EXPERIMENT)
+    artifact_location = None
+    if not uri:
+        root = Path.cwd() / "mlruns"
+        (root / "artifacts").mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{root / 'mlflow.db'}"
+        artifact_location = (root / "artifacts").as_uri()
+    mlflow.set_tracking_uri(uri)
+    exp = mlflow.get_experiment_by_name(exp_name)
+    if exp is None:
+        mlflow.create_experiment(exp_name, artifact_location=artifact_location)
+    mlflow.set_experiment(exp_name)
+    return mlflow
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v if isinstance(v, (int, float, str, bool)) or v is None else json.dumps(v, ensure_ascii=False)
+    return out
+
+
+def _finite(x) -> bool:
+    try:
+        return x is not None and np.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------- pyfunc
+try:
+    import mlflow.pyfunc as _pf
+
+    _Base = _pf.PythonModel
+except Exception:  # pragma: no cover - mlflow is a dependency
+    _Base = object
+
+
+class FanpinPyfunc(_Base):
+    """MLflow pyfunc: raw household-year rows in (feature step included), probabilities out."""
+
+    def load_context(self, context):
+        from .models import load_model
+
+        self.model = load_model(context.artifacts["model_dir"])
+
+    def predict(self, context, model_input, params=None):
+        df = pd.DataFrame(model_input)
+        p = self.model.predict_proba(df)
+        return pd.DataFrame({"probability": p.to_numpy(dtype=float)})
+
+
+def example_rows() -> pd.DataFrame:
+    """Two synthetic household-year rows (one invented household) in the contract's fields."""
+    base = {
+        "household_id": "EXAMPLE0001", "province": "全国", "county_code": "999999", "township_code": "999999001",
+        "village_code": "999999001001", "household_type": "脱贫户", "monitoring_category": "脱贫不稳定户",
+        "identification_month": 202303.0, "newly_identified": False, "risk_eliminated": False, "elimination_month": np.nan,
+        "risk_type_1": "因病", "risk_type_2": None, "risk_type_3": None, "risk_type_4": None, "risk_type_5": None,
+        "household_size": 4.0, "n_labor": 2.0, "n_migrant_workers": 1.0, "migrant_work_months": 8.0, "n_elderly": 1.0,
+        "n_children": 1.0, "n_students": 1.0, "n_disabled": 0.0, "n_chronic_ill": 1.0, "n_serious_ill": 0.0,
+        "income_wage": 24000.0, "income_business": 9000.0, "expense_business": 3000.0, "income_property": 500.0,
+        "income_transfer": 4000.0, "income_insurance_claims": 0.0, "expense_medical": 3000.0, "expense_education": 1500.0,
+        "housing_safe": True, "drinking_water_safe": True, "compulsory_education_ok": True, "medical_insured": True,
+        "receives_dibao": False, "receives_tekun": False, "public_welfare_job": False, "microcredit": 0.0,
+        "shock_illness": False, "shock_disaster": False, "shock_accident": False, "shock_job_loss": False,
+        "shock_industry_failure": False, "is_key_county": True, "is_relocated": False,
+    }
+    rows = []
+    for year, line, inc in ((2023, 7000.0, 8625.0), (2024, 7300.0, 7900.0)):
+        r = dict(base, year=float(year), monitoring_line=line, net_income_per_capita=inc)
+        rows.append(r)
+    rows[1]["newly_identified"] = False
+    rows[1]["shock_illness"] = True
+    from .contract import field_names
+
+    return pd.DataFrame(rows)[field_names()]
+
+
+def _signature(example: pd.DataFrame):
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    # Columns are typed "Any": the model's own reader casts them to the contract's
+    # nullable dtypes (Int64/boolean with missing values, Chinese text), which
+    # MLflow's strict schema enforcement would otherwise reject.
+    cols = [ColSpec(AnyType(), c, required=c in ("household_id", "year")) for c in example.columns]
+    return ModelSignature(inputs=Schema(cols), outputs=Schema([ColSpec("double", "probability")]))
+
+
+def log_model(mlflow, model, name: str = "model") -> None:
+    """Log ``model`` as a pyfunc taking raw rows (saved model directory as artifact)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        d = model.save(Path(tmp) / "model_dir")
+        ex = example_rows()
+        mlflow.pyfunc.log_model(name=name, python_model=FanpinPyfunc(), artifacts={"model_dir": str(d)},
+                                signature=_signature(ex), input_example=ex)
+
+
+# --------------------------------------------------------------------------- runs
+def _stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def log_train_run(model, run_name: str | None = None) -> str:
+    """Log one training run (params, label, fingerprint, in-sample metrics, model). Returns the run id."""
+    mlflow = _setup()
+    meta = model.metadata
+    with mlflow.start_run(run_name=run_name or f"train-{model.kind}-{_stamp()}") as run:
+        mlflow.set_tags({"model": model.kind, "kind": "train", "label_definition": meta["label"]["definition"],
+                         "package_version": meta["package_version"]})
+        params = {"model": model.kind, "seed": meta["seed"], "train_years": meta["train_years"],
+                  "n_train_rows": meta["n_train_rows"], "label": meta["label"], "params": meta["params"],
+                  "data": meta["data_fingerprint"], "n_features": len(model.feature_names_)}
+        if "best_iteration" in meta.get("estimator", {}):
+            params["best_iteration"] = meta["estimator"]["best_iteration"]
+        mlflow.log_params({k: (str(v)[:500]) for k, v in _flat(params).items()})
+        mlflow.log_metrics({f"train_{k}": float(v) for k, v in meta["metrics_in_sample"].items() if _finite(v)})
+        mlflow.log_dict(meta, "metadata.json")
+        log_model(mlflow, model)
+        return run.info.run_id
+
+
+def log_backtest_run(result, *, model_name: str, params: dict, run_name: str | None = None, log_model_obj=None) -> str:
+    """Log one backtest run for one model: per-year metrics (step=year), pooled metrics, tables, plots."""
+    mlflow = _setup()
+    with mlflow.start_run(run_name=run_name or f"backtest-{model_name}-{_stamp()}") as run:
+        mlflow.set_tags({"model": model_name, "kind": "backtest", "label_definition": params.get("label", {}).get("definition", "")})
+        mlflow.log_params({k: str(v)[:500] for k, v in _flat(params).items()})
+        py = result.per_year[result.per_year["model"] == model_name]
+        for row in py.to_dict("records"):
+            yr = int(row["year"])
+            for k, v in row.items():
+                if k in ("model", "year") or not _finite(v):
+                    continue
+                mlflow.log_metric(k, float(v), step=yr)
+                mlflow.log_metric(f"{k}_{yr}", float(v))
+        po = result.pooled[result.pooled["model"] == model_name]
+        for row in po.to_dict("records"):
+            mlflow.log_metrics({f"pooled_{k}": float(v) for k, v in row.items() if k != "model" and _finite(v)})
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, tab in result.tables().items():
+                t = tab[tab["model"] == model_name] if "model" in tab.columns else tab
+                p = Path(tmp) / f"{name}.csv"
+                t.to_csv(p, index=False, encoding="utf-8-sig")
+                mlflow.log_artifact(str(p), artifact_path="tables")
+            for name, fig in result.figures.items():
+                p = Path(tmp) / f"{name}.png"
+                fig.savefig(p, dpi=110, bbox_inches="tight")
+                mlflow.log_artifact(str(p), artifact_path="figures")
+        if log_model_obj is not None:
+            log_model(mlflow, log_model_obj)
+        return run.info.run_id
