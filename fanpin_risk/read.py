@@ -1,0 +1,997 @@
+"""Read monitoring-system exports into the canonical household-year frame.
+
+:func:`read_panel` accepts Excel (.xlsx/.xlsm/.xls), CSV/TXT (UTF-8, UTF-8 with BOM,
+GBK/GB18030), parquet or a DataFrame, with Chinese or English headers, title rows
+above the header, a separate member sheet, and the value spellings county exports
+use (是/否, √/×, "1,200元", "2021年3月", ...). It drops personal data, derives what
+the contract allows to derive and validates the result. See ``docs/reading.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import contract, privacy
+from .errors import ContractError, MissingLineError, ReadError
+from .validate import ValidationReport, _empty_issues, validate
+
+__all__ = ["read_panel", "parse_bool", "parse_number", "parse_month", "INVERSE_HEADERS", "BIRTH_HEADERS"]
+
+Source = str | os.PathLike | pd.DataFrame
+
+#: Headers whose yes/no answer is the negation of a contract boolean.
+INVERSE_HEADERS: dict[str, str] = {"是否危房户": "housing_safe", "危房户": "housing_safe", "是否危房": "housing_safe"}
+#: Member-sheet headers holding a birth date (used for ``age`` when no age column exists).
+BIRTH_HEADERS = ("出生日期", "出生年月", "出生年月日", "birth_date", "date_of_birth", "birthday")
+#: Member labour-skill values that count as labour (弱劳动力或半劳动力 only with ``count_weak_labor``).
+LABOR_VALUES = ("技能劳动力", "普通劳动力")
+WEAK_LABOR = "弱劳动力或半劳动力"
+
+_NA = {"", "nan", "none", "null", "na", "n/a", "<na>", "nat", "-", "--", "—", "/", "\\"}
+_TRUE = {"是", "有", "已", "√", "✓", "✔", "对", "y", "yes", "true", "t", "1", "1.0"}
+_FALSE = {"否", "无", "未", "×", "✗", "✘", "x", "n", "no", "false", "f", "0", "0.0"}
+_NUM = re.compile(
+    r"([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)(万元|万|元/人/年|元/人|元/年|元|人|个月|月|岁|年|亩|公里|km|户|次)?",
+    re.IGNORECASE,
+)
+_MONTH = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月日]?.*)?")
+_MULTI_SPLIT = re.compile(r"[,，、;；]")
+_SCAN_ROWS = 30
+_MIN_MATCH = 3
+
+
+# --------------------------------------------------------------------------- value parsers
+def _isna(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    if isinstance(v, float | np.floating):
+        return bool(np.isnan(v))
+    if isinstance(v, str):
+        return unicodedata.normalize("NFKC", v).strip().lower() in _NA
+    return False
+
+
+def _na_mask(s: pd.Series) -> pd.Series:
+    """Vectorised :func:`_isna` (tests each distinct value once)."""
+    base = s.isna()
+    if s.dtype.kind in "biufcmM" or s.dtype in ("boolean", "Int64", "Float64"):
+        return base.astype(bool)
+    rest = s[~base]
+    bad = [u for u in pd.unique(rest) if _isna(u)]
+    if not bad:
+        return base.astype(bool)
+    return (base | s.isin(bad)).astype(bool)
+
+
+def parse_bool(v: Any) -> bool:
+    """Parse 是/否, √/×, true/false, 1/0, Y/N (spaces and full-width ignored); ValueError otherwise."""
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | np.integer | float | np.floating) and v in (0, 1):
+        return bool(v)
+    t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(v))).lower()
+    if t in _TRUE:
+        return True
+    if t in _FALSE:
+        return False
+    raise ValueError(v)
+
+
+def parse_number(v: Any) -> float:
+    """Parse ``1,200``, ``１２００``, ``1200元``, ``3人``, ``1.2万元``; ValueError otherwise."""
+    if isinstance(v, bool | np.bool_):
+        raise ValueError(v)
+    if isinstance(v, int | np.integer | float | np.floating):
+        return float(v)
+    t = re.sub(r"[\s,]", "", unicodedata.normalize("NFKC", str(v)))
+    m = _NUM.fullmatch(t)
+    if not m:
+        raise ValueError(v)
+    x = float(m.group(1))
+    if m.group(2) and m.group(2).startswith("万"):
+        x *= 10_000
+    return x
+
+
+def parse_month(v: Any) -> int:
+    """Parse a month to ``YYYYMM``: 202103, "2021-03", "2021/3", "2021年3月", a date; ValueError otherwise."""
+    if isinstance(v, datetime | date | pd.Timestamp):
+        return v.year * 100 + v.month
+    if isinstance(v, int | np.integer | float | np.floating) and not isinstance(v, bool | np.bool_):
+        if float(v) != int(v):
+            raise ValueError(v)
+        t = str(int(v))
+    else:
+        t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(v)))
+        if re.fullmatch(r"\d+\.0+", t):
+            t = t.split(".")[0]
+    if re.fullmatch(r"\d{6}", t):
+        y, m = int(t[:4]), int(t[4:])
+    elif re.fullmatch(r"\d{8}", t):
+        y, m = int(t[:4]), int(t[4:6])
+    else:
+        mm = _MONTH.fullmatch(t)
+        if not mm:
+            raise ValueError(v)
+        y, m = int(mm.group(1)), int(mm.group(2))
+    if not (1 <= m <= 12 and 1900 <= y <= 2100):
+        raise ValueError(v)
+    return y * 100 + m
+
+
+def _parse_string(v: Any) -> str:
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    if isinstance(v, datetime | date | pd.Timestamp):
+        return str(v)
+    return unicodedata.normalize("NFKC", str(v)).strip()
+
+
+def _parse_category(v: Any) -> str:
+    # Chinese code values carry no spaces: "脱贫 户" → "脱贫户".
+    return re.sub(r"\s+", "", str(v).replace("\u3000", " "))
+
+
+def _parse_integer(v: Any) -> int:
+    x = parse_number(v)
+    if not float(x).is_integer():
+        raise ValueError(v)
+    return int(x)
+
+
+def _kind(field_row: Any) -> str:
+    if field_row.unit == "YYYYMM":
+        return "month"
+    return field_row.type
+
+
+_PARSERS = {
+    "string": _parse_string,
+    "category": _parse_category,
+    "integer": _parse_integer,
+    "number": parse_number,
+    "boolean": parse_bool,
+    "month": parse_month,
+}
+
+
+# --------------------------------------------------------------------------- context
+@dataclass
+class _Ctx:
+    errors: str
+    notes: list[str] = field(default_factory=list)
+    issues: list[dict] = field(default_factory=list)
+    dropped: dict[str, str] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+    header_map: dict[str, str] = field(default_factory=dict)
+
+    def issue(self, *, field: str, value: Any, rule: str, level: str, message: str,
+              row: Any = None, key: tuple | None = None) -> None:
+        self.issues.append(dict(_row=row, _key=key, field=field, value=privacy.mask_value(value),
+                                rule=rule, level=level, message=message))
+
+
+# --------------------------------------------------------------------------- loading
+def _match_header(h: Any, table: str) -> str | None:
+    """Contract field for raw header ``h`` (or ``"!" + field`` for an inverse header)."""
+    if _isna(h):
+        return None
+    key = contract.normalize_header(h)
+    hm = contract.header_map(table)
+    if key in hm:
+        return hm[key]
+    stripped = re.sub(r"\(.*\)$", "", key)
+    if stripped in hm:
+        return hm[stripped]
+    if table == "household_year":
+        for name, f in INVERSE_HEADERS.items():
+            if key == contract.normalize_header(name) or stripped == contract.normalize_header(name):
+                return "!" + f
+    return None
+
+
+def _score_row(row: list, table: str) -> int:
+    return sum(_match_header(c, table) is not None for c in row)
+
+
+def _header_row(grid: pd.DataFrame, table: str) -> tuple[int | None, int]:
+    best = 0
+    for i in range(min(_SCAN_ROWS, len(grid))):
+        s = _score_row(list(grid.iloc[i]), table)
+        need = min(_MIN_MATCH, max(1, grid.shape[1]))
+        if s >= need:
+            return i, s
+        best = max(best, s)
+    return None, best
+
+
+def _decode(data: bytes, label: str, ctx: _Ctx) -> str:
+    for enc, name in (("utf-8-sig", "UTF-8"), ("gb18030", "GBK/GB18030")):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if name == "UTF-8" and data.startswith(b"\xef\xbb\xbf"):
+            name = "UTF-8 with BOM"
+        ctx.notes.append(f"{label}: text encoding {name}")
+        return text
+    raise ReadError(f"{label}: cannot decode the file as UTF-8 or GBK/GB18030; save it as UTF-8 CSV or .xlsx")
+
+
+def _grid_from_text(text: str) -> pd.DataFrame:
+    head = text[:5000]
+    delim = "\t" if head.count("\t") > head.count(",") else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delim))
+    width = max((len(r) for r in rows), default=0)
+    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+
+
+def _frame_from_text(text: str, table: str, label: str, ctx: _Ctx) -> pd.DataFrame:
+    # Find the header on the first rows with the csv module, then let the C parser read the body;
+    # ragged rows fall back to the csv module for the whole file.
+    head = text[:5000]
+    delim = "\t" if head.count("\t") > head.count(",") else ","
+    first = list(zip(range(_SCAN_ROWS), csv.reader(io.StringIO(text), delimiter=delim)))
+    width = max((len(r) for _, r in first), default=0)
+    grid = pd.DataFrame([r + [""] * (width - len(r)) for _, r in first], dtype=object)
+    if grid.empty:
+        raise ReadError(f"{label} is empty")
+    i, _best = _header_row(grid, table)
+    if i is not None:
+        try:
+            body = pd.read_csv(io.StringIO(text), sep=delim, skiprows=i, header=None, dtype=str,
+                               keep_default_na=False, na_filter=False, skip_blank_lines=False)
+        except (pd.errors.ParserError, ValueError):
+            body = None
+        if body is not None:
+            return _frame_from_grid(body.astype(object), table, label, ctx, skipped=i)
+    return _frame_from_grid(_grid_from_text(text), table, label, ctx)
+
+
+def _frame_from_grid(grid: pd.DataFrame, table: str, label: str, ctx: _Ctx, skipped: int = 0) -> pd.DataFrame:
+    if grid.empty:
+        raise ReadError(f"{label} is empty")
+    i, best = _header_row(grid, table)
+    if i is None:
+        zh = list(contract.zh_headers(table).values())[:6]
+        raise ReadError(
+            f"{label}: no header row found in the first {_SCAN_ROWS} rows (best row matched {best} "
+            f"contract header(s)); the header needs columns such as {', '.join(zh)} or their English names"
+        )
+    if i + skipped > 0:
+        ctx.notes.append(f"{label}: header found on row {i + skipped + 1}; {i + skipped} title row(s) above it skipped")
+    header = []
+    for j, h in enumerate(grid.iloc[i]):
+        header.append(f"unnamed_{j}" if _isna(h) else str(h).strip())
+    body = grid.iloc[i + 1:].copy()
+    body.columns = header
+    na = pd.DataFrame({j: _na_mask(body.iloc[:, j]) for j in range(body.shape[1])})
+    na.index = body.index
+    blank = na.all(axis=1)
+    if blank.any():
+        ctx.notes.append(f"{label}: {int(blank.sum())} empty row(s) skipped")
+        body = body[~blank]
+    empty_cols = [c for j, c in enumerate(body.columns) if c.startswith("unnamed_") and na.iloc[:, j][~blank].all()]
+    body = body.drop(columns=empty_cols)
+    return body.reset_index(drop=True)
+
+
+def _choose_sheet(xl: pd.ExcelFile, sheet: str | int | None, table: str, label: str,
+                  ctx: _Ctx, exclude: str | int | None = None) -> str | int:
+    names = xl.sheet_names
+    if sheet is not None:
+        if isinstance(sheet, int) and not isinstance(sheet, bool):
+            if not 0 <= sheet < len(names):
+                raise ReadError(f"{label}: sheet index {sheet} out of range; the workbook has {len(names)} sheet(s): {names}")
+            return names[sheet]
+        if sheet not in names:
+            raise ReadError(f"{label}: no sheet named {sheet!r}; the workbook has {names}")
+        return sheet
+    if len(names) == 1:
+        return names[0]
+    excl = names[exclude] if isinstance(exclude, int) else exclude
+    scores = {}
+    for n in names:
+        if n == excl:
+            continue
+        grid = pd.read_excel(xl, sheet_name=n, header=None, nrows=_SCAN_ROWS, dtype=object)
+        scores[n] = max((_score_row(list(grid.iloc[k]), table) for k in range(len(grid))), default=0)
+    best = max(scores, key=lambda n: scores[n])
+    if scores[best] == 0:
+        raise ReadError(f"{label}: none of the sheets {names} has contract headers; pass sheet=")
+    ctx.notes.append(
+        f"{label}: workbook has {len(names)} sheets; chose sheet {best!r} whose headers match the "
+        f"{table} contract best ({scores[best]} headers"
+        + "".join(f"; {n!r}: {s}" for n, s in scores.items() if n != best) + "); pass sheet= to choose another"
+    )
+    return best
+
+
+def _load(source: Source, sheet: str | int | None, table: str, label: str, ctx: _Ctx,
+          exclude_sheet: str | int | None = None) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source.reset_index(drop=True)
+    path = Path(source)
+    if not path.exists():
+        raise ReadError(f"{label}: file not found: {path}")
+    ext = path.suffix.lower()
+    if ext in (".xlsx", ".xlsm", ".xls"):
+        try:
+            xl = pd.ExcelFile(path)
+        except Exception as exc:  # noqa: BLE001 - any engine failure is a read error
+            raise ReadError(f"{label}: cannot open workbook {path.name}: {type(exc).__name__}") from None
+        with xl:
+            name = _choose_sheet(xl, sheet, table, label, ctx, exclude=exclude_sheet)
+            grid = pd.read_excel(xl, sheet_name=name, header=None, dtype=object)
+        ctx.notes.append(f"{label}: read sheet {name!r} of {path.name}")
+        return _frame_from_grid(grid, table, label, ctx)
+    if ext in (".csv", ".txt", ".tsv"):
+        text = _decode(path.read_bytes(), label, ctx)
+        return _frame_from_text(text, table, label, ctx)
+    if ext in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    raise ReadError(f"{label}: unsupported file type {ext!r}; use .xlsx, .xls, .csv, .txt or .parquet")
+
+
+# --------------------------------------------------------------------------- header mapping and cleaning
+def _map_headers(df: pd.DataFrame, table: str, label: str, ctx: _Ctx,
+                 extra_table: str | None = None) -> tuple[dict[str, str], list[str]]:
+    """raw column → field (``"!f"`` inverse, ``"hh:f"`` household field on a member sheet); unknown columns."""
+    mapping: dict[str, str] = {}
+    unknown: list[str] = []
+    taken: set[str] = set()
+    for col in df.columns:
+        f = _match_header(col, table)
+        if f is None and extra_table is not None:
+            g = _match_header(col, extra_table)
+            f = None if g is None else "hh:" + g.lstrip("!") if not g.startswith("!") else "hh:" + g
+        if f is None:
+            unknown.append(col)
+            continue
+        target = f.lstrip("!") if not f.startswith("hh:") else f
+        if target in taken:
+            ctx.notes.append(f"{label}: column {col!r} repeats field {target!r}; the first one is used, this one is kept aside")
+            unknown.append(col)
+            continue
+        taken.add(target)
+        mapping[col] = f
+    # an inverse header only counts when the direct field is absent
+    for col, f in list(mapping.items()):
+        if f.startswith("!") and f[1:] in {g for g in mapping.values() if not g.startswith("!")}:
+            del mapping[col]
+            unknown.append(col)
+    return mapping, unknown
+
+
+def _clean(df: pd.DataFrame, table: str, label: str, ctx: _Ctx, *, prefix: str = "", member: bool = False) -> pd.DataFrame:
+    """Parse every contract column of ``df`` in place (columns already renamed to fields)."""
+    frows = {r.field: r for r in contract.fields(table).itertuples()}
+    for col in list(df.columns):
+        fname = col[len(prefix):] if prefix and col.startswith(prefix) else col
+        if fname not in frows or (prefix and not col.startswith(prefix)):
+            continue
+        kind = _kind(frows[fname])
+        s = df[col]
+        if kind in ("number", "integer") and s.dtype.kind in "iuf":
+            vals = s.astype("float64")
+            pii = _pii_numbers(vals)
+            for idx in vals.index[pii]:
+                _bad(ctx, df, idx, fname, "***", kind, member, pii=True)
+            vals = vals.where(~pii)
+            if kind == "integer":
+                frac = vals.notna() & (vals % 1 != 0)
+                for idx in vals.index[frac]:
+                    _bad(ctx, df, idx, fname, s[idx], kind, member)
+                vals = vals.where(~frac)
+            df[col] = vals
+            continue
+        if kind == "boolean" and s.dtype in ("bool", "boolean"):
+            df[col] = s.astype("boolean")
+            continue
+        obj = s.astype(object)
+        na = _na_mask(obj)
+        parser = _PARSERS[kind]
+        lookup: dict[Any, Any] = {}
+        bad: set = set()
+        pii_vals: set = set()
+        for u in pd.unique(obj[~na]):
+            if kind in ("number", "integer") and (privacy.is_phone(u) or privacy.is_id_card(u)):
+                pii_vals.add(u)
+                continue
+            try:
+                lookup[u] = parser(u)
+            except (ValueError, TypeError, OverflowError):
+                bad.add(u)
+        if pii_vals:
+            for idx in obj.index[(~na) & obj.isin(list(pii_vals))]:
+                _bad(ctx, df, idx, fname, "***", kind, member, pii=True)
+        out = obj.where(~na, None).map(lookup) if lookup else pd.Series(None, index=obj.index, dtype=object)
+        if bad:
+            for idx in obj.index[(~na) & obj.isin(list(bad))]:
+                _bad(ctx, df, idx, fname, obj[idx], kind, member)
+        if kind in ("number",):
+            out = out.astype("float64")
+        elif kind in ("integer", "month"):
+            out = pd.array(out, dtype="Int64")
+        elif kind == "boolean":
+            out = pd.array(out, dtype="boolean")
+        else:
+            out = out.astype(object).where(out.notna(), np.nan)
+        df[col] = pd.Series(out, index=df.index)
+    return df
+
+
+_KIND_HINT = {
+    "number": "a number such as 1200 or 1,200元",
+    "integer": "a whole number",
+    "boolean": "是/否 (or true/false, 1/0, Y/N, √/×)",
+    "month": "a month such as 202103, 2021-03 or 2021年3月",
+    "string": "text",
+    "category": "a code value",
+}
+
+
+def _pii_numbers(vals: pd.Series) -> pd.Series:
+    """Numbers that look like a mobile number or an ID-card number (never kept)."""
+    whole = vals.notna() & (vals % 1 == 0)
+    phone = whole & vals.between(13e9, 2e10 - 1)
+    if phone.any():
+        phone &= vals.map(lambda v: privacy.is_phone(str(int(v))) if v == v else False).astype(bool)
+    return (phone | (whole & (vals >= 1e14))).fillna(False).astype(bool)
+
+
+def _bad(ctx: _Ctx, df: pd.DataFrame, idx: Any, fname: str, value: Any, kind: str, member: bool,
+         pii: bool = False) -> None:
+    table = "member" if member else "household_year"
+    zh = contract.zh_headers(table).get(fname, "")
+    msg = f"{fname} ({zh}): cannot read {('member ' if member else '')}value as {_KIND_HINT[kind]}; it is left empty"
+    if pii:
+        value = "***"
+        msg = f"{fname} ({zh}): value looks like a phone or ID-card number; it is left empty and not shown"
+    if member:
+        key = (df.at[idx, "household_id"] if "household_id" in df.columns else None,
+               df.at[idx, "year"] if "year" in df.columns else None)
+        ctx.issue(field=f"member.{fname}", value=value, rule="parse", level="error", message=msg, key=key)
+    else:
+        ctx.issue(field=fname, value=value, rule="parse", level="error", message=msg, row=idx)
+
+
+def _scrub_table(df: pd.DataFrame, mapping: dict[str, str], label: str, salt_box: dict, ctx: _Ctx,
+                 keep_id_birth: bool = False) -> tuple[pd.DataFrame, dict[str, str], pd.Series | None]:
+    """Drop PII columns (recorded in ctx.dropped), hash household ids; return birth dates from ID numbers."""
+    id_cols = [c for c, f in mapping.items() if f in ("household_id", "hh:household_id")]
+    def ftype(f: str) -> str:
+        tbl = "household_year" if (f.startswith("hh:") or not label.startswith("member")) else "member"
+        name = f.split(":")[-1].lstrip("!")
+        return contract.fields(tbl).set_index("field")["type"].get(name, "string")
+
+    typed = {c for c, f in mapping.items() if ftype(f) in ("number", "integer", "boolean")}
+    # numbers, integers and booleans of the contract are parsed as such; content tests apply to text columns
+    cand = df[[c for c in df.columns if c not in typed]]
+    pii = privacy.detect_pii(cand, skip=tuple(id_cols))
+    birth = None
+    for col, reason in pii.items():
+        if keep_id_birth and reason.startswith("ID-card") and birth is None:
+            birth = df[col].map(privacy.id_card_birth_date)
+            if birth.notna().any():
+                ctx.notes.append(f"{label}: birth dates taken from the ID-card numbers of column {col!r} before it was dropped")
+        ctx.dropped[f"{label}: {col}" if label.startswith("member") else str(col)] = reason
+        mapping.pop(col, None)
+    df = df.drop(columns=list(pii))
+    for c in id_cols:
+        new, k = privacy.hash_household_ids(df[c].astype(object).where(~df[c].map(_isna), None)
+                                            .map(lambda v: _parse_string(v) if v is not None else v), salt_box["salt"])
+        if k:
+            df[c] = new
+            salt_box["used"] = True
+            ctx.notes.append(f"{label}: {k} household id(s) looked like ID-card or phone numbers and were replaced "
+                             "by salted hashes (h_ + sha256(salt + id)[:16])")
+    return df, mapping, birth
+
+
+# --------------------------------------------------------------------------- members
+def _birth_years(s: pd.Series) -> pd.Series:
+    def one(v: Any) -> float:
+        if _isna(v):
+            return np.nan
+        if isinstance(v, datetime | date | pd.Timestamp):
+            return float(v.year)
+        t = unicodedata.normalize("NFKC", str(v)).strip()
+        m = re.match(r"(19\d{2}|20\d{2})", t)
+        return float(m.group(1)) if m else np.nan
+    return s.map(one).astype("float64")
+
+
+def _aggregate_members(m: pd.DataFrame, birth_from_id: pd.Series | None, birth_col: str | None,
+                       count_weak_labor: bool, ctx: _Ctx) -> pd.DataFrame:
+    """Household counts from member rows, keyed by (household_id, year)."""
+    key = ["household_id", "year"]
+    g = m.groupby(key, sort=False, dropna=False)
+    out = pd.DataFrame({"household_size": g.size().astype("float64")})
+    year = pd.to_numeric(m["year"], errors="coerce").astype("float64")
+
+    age = m["age"].astype("float64") if "age" in m.columns else pd.Series(np.nan, index=m.index)
+    src = []
+    if birth_col is not None and age.isna().any():
+        by = _birth_years(m[birth_col])
+        fill = age.isna() & by.notna()
+        age = age.where(~fill, year - by)
+        if fill.any():
+            src.append(f"{int(fill.sum())} from 出生日期")
+    if birth_from_id is not None and age.isna().any():
+        by = birth_from_id.map(lambda d: d.year if d is not None and not _isna(d) else np.nan).astype("float64")
+        fill = age.isna() & by.notna()
+        age = age.where(~fill, year - by)
+        if fill.any():
+            src.append(f"{int(fill.sum())} from ID-card birth dates")
+    if src:
+        ctx.notes.append("member ages derived as year − birth year: " + ", ".join(src))
+
+    def count(flag: pd.Series, known: pd.Series) -> pd.Series:
+        v = flag.astype("float64").where(known)
+        return v.groupby([m["household_id"], m["year"]], sort=False, dropna=False).sum(min_count=1)
+
+    if age.notna().any():
+        out["n_elderly"] = count(age >= 65, age.notna())
+        out["n_children"] = count(age < 16, age.notna())
+    if "labor_skill" in m.columns:
+        labor = set(LABOR_VALUES) | ({WEAK_LABOR} if count_weak_labor else set())
+        ls = m["labor_skill"]
+        out["n_labor"] = count(ls.isin(labor), pd.Series(True, index=m.index))
+    if "work_months" in m.columns:
+        wm = m["work_months"].astype("float64")
+        bad = wm.notna() & ((wm < 0) | (wm > 12))
+        for idx in m.index[bad]:
+            ctx.issue(field="member.work_months", value=wm[idx], rule="member_work_months_range", level="warning",
+                      message=f"member {m.at[idx, 'member_no'] if 'member_no' in m.columns else idx}: work_months "
+                              f"(务工时间（月）) outside 0..12, clipped", key=(m.at[idx, "household_id"], m.at[idx, "year"]))
+        wmc = wm.clip(0, 12)
+        out["n_migrant_workers"] = count(wmc > 0, pd.Series(True, index=m.index))
+        out["migrant_work_months"] = wmc.fillna(0).groupby([m["household_id"], m["year"]], sort=False, dropna=False).sum()
+    if "school_status" in m.columns:
+        ss = m["school_status"]
+        out["n_students"] = count(ss.notna() & (ss != "学龄前儿童"), pd.Series(True, index=m.index))
+    if "health_status" in m.columns:
+        hs = m["health_status"].astype(object)
+        allowed = set(contract.code_list("health_status"))
+        odd = {u for u in pd.unique(hs.dropna())
+               if {t.strip() for t in _MULTI_SPLIT.split(str(u)) if t.strip()} - allowed}
+        for idx in hs.index[hs.isin(list(odd))]:
+            toks = {t.strip() for t in _MULTI_SPLIT.split(str(hs[idx])) if t.strip()}
+            for t in toks - allowed:
+                ctx.issue(field="member.health_status", value=t, rule="code_list", level="warning",
+                          message="health_status (健康状况): value outside the code list, kept",
+                          key=(m.at[idx, "household_id"], m.at[idx, "year"]))
+        hs_txt = hs.where(hs.notna(), "").astype(str)
+        for f, word in (("n_disabled", "残疾"), ("n_chronic_ill", "长期慢性病"), ("n_serious_ill", "患有大病")):
+            out[f] = count(hs_txt.str.contains(word, regex=False), pd.Series(True, index=m.index))
+    if "medical_insured" in m.columns:
+        mi = m["medical_insured"].astype("boolean")
+        any_false = (mi == False).fillna(False).groupby([m["household_id"], m["year"]], sort=False, dropna=False).any()  # noqa: E712
+        all_known = mi.notna().groupby([m["household_id"], m["year"]], sort=False, dropna=False).all()
+        val = pd.Series(pd.NA, index=any_false.index, dtype="boolean")
+        val[any_false] = False
+        val[~any_false & all_known] = True
+        out["medical_insured"] = val
+    if "public_welfare_job_months" in m.columns:
+        pw = m["public_welfare_job_months"].astype("float64")
+        out["public_welfare_job"] = (pw.fillna(0) > 0).groupby([m["household_id"], m["year"]], sort=False, dropna=False).any()
+    for cat in ("labor_skill", "school_status", "relation", "sex", "education", "work_place"):
+        if cat in m.columns:
+            allowed = set(contract.code_list(cat))
+            off = m[cat].notna() & ~m[cat].isin(allowed)
+            for idx in m.index[off]:
+                ctx.issue(field=f"member.{cat}", value=m.at[idx, cat], rule="code_list", level="warning",
+                          message=f"{cat} ({contract.zh_headers('member')[cat]}): member value outside the code list, kept",
+                          key=(m.at[idx, "household_id"], m.at[idx, "year"]))
+    return out
+
+
+def _merge_members(hh: pd.DataFrame, agg: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    keys = list(zip(hh["household_id"], hh["year"]))
+    idx = pd.MultiIndex.from_tuples(keys, names=["household_id", "year"]) if keys else None
+    zh = contract.zh_headers()
+    in_members = pd.Series([k in agg.index for k in keys], index=hh.index, dtype=bool)
+    if len(hh) and not in_members.all():
+        ctx.notes.append(f"{int((~in_members).sum())} household row(s) have no member rows; their member-derived values stay as given")
+    n_orphan = len(set(agg.index) - set(keys))
+    if n_orphan:
+        ctx.notes.append(f"{n_orphan} household-year(s) in the member sheet have no household row and are ignored")
+    for f in agg.columns:
+        vals = agg[f].reindex(idx)
+        vals.index = hh.index
+        if f not in hh.columns:
+            hh[f] = vals
+            ctx.notes.append(f"{f} ({zh[f]}) derived from the member sheet for all rows")
+            continue
+        cur = hh[f]
+        miss = cur.isna() & vals.notna()
+        both = cur.notna() & vals.notna()
+        if f in ("medical_insured", "public_welfare_job"):
+            differ = both & (cur.astype("boolean") != vals.astype("boolean")).fillna(False)
+        else:
+            differ = both & (pd.to_numeric(cur, errors="coerce").astype("float64") - vals.astype("float64")).abs().gt(1e-6)
+        for i in hh.index[differ]:
+            ctx.issue(field=f, value=cur[i], rule="member_mismatch", level="warning", row=i,
+                      message=f"{f} ({zh[f]}) = {cur[i]} in the household table but {vals[i]} from the member sheet; household value kept")
+        if miss.any():
+            if cur.dtype == "boolean" or f in ("medical_insured", "public_welfare_job"):
+                hh[f] = cur.astype("boolean").where(~miss, vals.astype("boolean"))
+            else:
+                hh[f] = cur.astype("float64").where(~miss, vals.astype("float64"))
+            ctx.notes.append(f"{f} ({zh[f]}): {int(miss.sum())} empty cell(s) filled from the member sheet")
+    return hh
+
+
+# --------------------------------------------------------------------------- main entry point
+def read_panel(
+    source: Source | None,
+    members: Source | None = None,
+    *,
+    sheet: str | int | None = None,
+    member_sheet: str | int | None = None,
+    lines: str | os.PathLike | pd.DataFrame | None = None,
+    province: str | None = None,
+    salt: str | None = None,
+    count_weak_labor: bool = False,
+    errors: Literal["raise", "warn"] = "raise",
+) -> tuple[pd.DataFrame, ValidationReport]:
+    """Read a monitoring export into the canonical household-year frame and validate it.
+
+    Parameters
+    ----------
+    source : path, DataFrame or None
+        Household table: ``.xlsx/.xlsm/.xls`` (sheet chosen with ``sheet``, or the
+        sheet whose headers match the contract best), ``.csv/.txt`` (UTF-8, UTF-8
+        with BOM or GBK/GB18030, detected), ``.parquet`` or a DataFrame. Title rows
+        above the header are skipped (the header is the first row where at least
+        three cells are contract headers). ``None`` when ``members`` holds
+        household fields repeated on each member row.
+    members : path, DataFrame or None
+        Member table (one row per person and year), in any of the same forms.
+    sheet, member_sheet : str or int, optional
+        Sheet name or 0-based index of the household / member table; ``member_sheet``
+        alone reads the members from the workbook ``source``.
+    lines : path or DataFrame, optional
+        Monitoring-line table (province, year, line); default ``data_schema/monitoring_lines.csv``.
+    province : str, optional
+        Province for rows whose ``province`` is empty (fills the column and selects the line).
+    salt : str, optional
+        Salt for hashing household ids that are ID-card or phone numbers; default the
+        ``FANPIN_SALT`` environment variable, else a random salt for this call (the
+        report warns that ids then differ between calls).
+    count_weak_labor : bool, default False
+        Count 弱劳动力或半劳动力 members as labour in ``n_labor``.
+    errors : {"raise", "warn"}
+        ``"raise"`` stops with :class:`~fanpin_risk.errors.ContractError` (naming the
+        fields and the fix) when an error is found; ``"warn"`` keeps every row and
+        lists the errors in the report.
+
+    Returns
+    -------
+    (pandas.DataFrame, ValidationReport)
+        Canonical frame: every contract field in contract order, canonical dtypes,
+        sorted by (household_id, year), index 0..n-1; unknown columns are not in it
+        (see ``report.extras``). The report lists issues, the header mapping,
+        dropped PII columns, unknown columns and notes.
+
+    Notes
+    -----
+    Values: booleans 是/否 (spaces ignored), true/false, 1/0, Y/N, √/×; numbers with
+    thousands separators, full-width digits and units (``1,200元``, ``3人``, ``1.2万元``);
+    months as 202103, 2021-03, 2021年3月 or a date; code values lose inner spaces
+    (``脱贫 户`` → ``脱贫户``) and values outside the code lists are warned about and
+    kept. ``是否危房户`` is read as the negation of ``housing_safe``.
+
+    Household fields repeated on member rows give the household rows when
+    ``source`` is None (first non-empty value; 享受低保 / 特困供养: any member) and
+    otherwise fill absent or empty household fields.
+
+    Member aggregation (fills household fields that are missing; when both exist and
+    disagree the household value is kept and a ``member_mismatch`` warning is given):
+    household_size = number of members; n_labor = labor_skill in {技能劳动力, 普通劳动力}
+    (+ 弱劳动力或半劳动力 with ``count_weak_labor``); n_migrant_workers = work_months > 0;
+    migrant_work_months = sum of work_months, each clipped to 0..12 (flagged when out
+    of range); n_elderly = age ≥ 65; n_children = age < 16; n_students = school_status
+    set and not 学龄前儿童; n_disabled / n_chronic_ill / n_serious_ill = health_status
+    contains 残疾 / 长期慢性病 / 患有大病 (multi-select joined by , ， 、 ;); age = year −
+    birth year, from 出生日期 or, when absent, the ID-card number (read before the
+    column is dropped); medical_insured = every member insured; public_welfare_job =
+    any member with public_welfare_job_months > 0.
+
+    Derived: net_income_per_capita = (wage + business − business expense + property
+    + transfer) / household_size where empty; newly_identified = identification
+    month in the row's year where empty; monitoring_line from
+    :func:`fanpin_risk.contract.lookup_line` (own → (province, year) → national →
+    :class:`~fanpin_risk.errors.MissingLineError`).
+
+    PII: ID-card, phone and name columns are dropped (``report.dropped_columns``);
+    see :mod:`fanpin_risk.privacy`.
+    """
+    if errors not in ("raise", "warn"):
+        raise ValueError("errors must be 'raise' or 'warn'")
+    ctx = _Ctx(errors=errors)
+    salt_box: dict[str, Any] = {"salt": salt, "used": False, "random": False}
+    if salt_box["salt"] is None:
+        salt_box["salt"] = os.environ.get("FANPIN_SALT")
+    if not salt_box["salt"]:
+        salt_box["salt"] = secrets.token_hex(16)
+        salt_box["random"] = True
+
+    if source is None and members is None:
+        raise ReadError("read_panel needs a household table (source) or a member table (members=)")
+    hh_raw = None
+    if source is not None:
+        hh_raw = _load(source, sheet, "household_year", "household table", ctx, exclude_sheet=member_sheet)
+    mem_raw = None
+    if members is not None:
+        mem_raw = _load(members, member_sheet, "member", "member table", ctx)
+    elif member_sheet is not None:
+        if isinstance(source, pd.DataFrame) or source is None:
+            raise ReadError("member_sheet= needs a workbook as source; pass members= for a separate table")
+        mem_raw = _load(source, member_sheet, "member", "member table", ctx)
+
+    # household table
+    extras = None
+    hh = None
+    if hh_raw is not None:
+        mapping, unknown = _map_headers(hh_raw, "household_year", "household table", ctx)
+        hh_raw, mapping, _ = _scrub_table(hh_raw, mapping, "household table", salt_box, ctx)
+        unknown = [c for c in unknown if c in hh_raw.columns]
+        ctx.unknown += [str(c) for c in unknown]
+        ctx.header_map.update({str(c): f.lstrip("!") for c, f in mapping.items()})
+        hh = hh_raw[list(mapping)].copy()
+        hh.columns = [mapping[c].lstrip("!") for c in mapping]
+        hh = _clean(hh, "household_year", "household table", ctx)
+        for c, f in mapping.items():
+            if f.startswith("!"):
+                hh[f[1:]] = ~hh[f[1:]].astype("boolean")
+                ctx.notes.append(f"{f[1:]} read as the negation of {c!r} (是 → False)")
+        extras = hh_raw[unknown].copy() if unknown else None
+        if unknown:
+            ctx.notes.append(f"household table: {len(unknown)} column(s) outside the contract kept aside in report.extras")
+
+    # member table
+    agg = None
+    if mem_raw is not None:
+        mmap, munknown = _map_headers(mem_raw, "member", "member table", ctx, extra_table="household_year")
+        birth_col = next((c for c in munknown if contract.normalize_header(c) in {contract.normalize_header(b) for b in BIRTH_HEADERS}), None)
+        mem_raw, mmap, birth_id = _scrub_table(mem_raw, mmap, "member table", salt_box, ctx, keep_id_birth=True)
+        munknown = [c for c in munknown if c in mem_raw.columns and c != birth_col]
+        ctx.unknown += [f"member table: {c}" for c in munknown]
+        ctx.header_map.update({f"member table: {c}": (f if f.startswith("hh:") else "member." + f) for c, f in mmap.items()})
+        m = mem_raw[list(mmap)].copy()
+        m.columns = [("hh__" + f[3:].lstrip("!")) if f.startswith("hh:") else f for f in mmap.values()]
+        for need in ("household_id", "year"):
+            if need not in m.columns and "hh__" + need in m.columns:
+                m = m.rename(columns={"hh__" + need: need})
+        missing = [f for f in ("household_id", "year") if f not in m.columns]
+        if missing:
+            raise ContractError(
+                f"member table lacks {', '.join(f'{f} ({contract.zh_headers()[f]})' for f in missing)}; "
+                "each member row needs the household id and the year to be aggregated"
+            )
+        m = _clean(m, "member", "member table", ctx, member=True)
+        hh_cols = [c for c in m.columns if c.startswith("hh__")]
+        if hh_cols:
+            sub = m[hh_cols].copy()
+            sub.columns = [c[4:] for c in hh_cols]
+            sub = _clean(sub, "household_year", "member table", ctx)
+            for c in hh_cols:
+                m[c] = sub[c[4:]]
+            for c, f in mmap.items():
+                if f.startswith("hh:!"):
+                    m["hh__" + f[4:]] = ~m["hh__" + f[4:]].astype("boolean")
+        if birth_id is not None:
+            birth_id = birth_id.reindex(m.index)
+        if birth_col is not None:
+            m["_birth"] = mem_raw[birth_col]
+        agg = _aggregate_members(m, birth_id, "_birth" if birth_col is not None else None, count_weak_labor, ctx)
+        hh_vals = None
+        if hh_cols:
+            grp = m.groupby(["household_id", "year"], sort=False, dropna=False)
+            hh_vals = grp[hh_cols].first()
+            for c in ("hh__receives_dibao", "hh__receives_tekun"):
+                if c in hh_cols:  # a member receiving it makes the household a recipient
+                    hh_vals[c] = m[c].astype("boolean").fillna(False).groupby(
+                        [m["household_id"], m["year"]], sort=False, dropna=False).any().astype("boolean")
+            hh_vals.columns = [c[4:] for c in hh_cols]
+            hh_vals = hh_vals.drop(columns=[c for c in ("household_id", "year") if c in hh_vals.columns])
+        if hh is None:
+            hh = m[["household_id", "year"]].drop_duplicates().reset_index(drop=True)
+            if hh_vals is not None:
+                hh = hh.join(hh_vals, on=["household_id", "year"])
+            ctx.notes.append(f"no household table: {len(hh)} household-year row(s) built from the member rows")
+        elif hh_vals is not None and len(hh_vals.columns):
+            idx = pd.MultiIndex.from_arrays([hh["household_id"], hh["year"]])
+            for f in hh_vals.columns:
+                vals = hh_vals[f].reindex(idx)
+                vals.index = hh.index
+                if f not in hh.columns:
+                    hh[f] = vals
+                    ctx.notes.append(f"{f} ({contract.zh_headers()[f]}) taken from the member rows (absent from the household table)")
+                else:
+                    miss = hh[f].isna() & vals.notna()
+                    if miss.any():
+                        hh[f] = hh[f].where(~miss, vals)
+                        ctx.notes.append(f"{f} ({contract.zh_headers()[f]}): {int(miss.sum())} empty cell(s) taken from the member rows")
+
+    assert hh is not None
+    hh = hh.reset_index(drop=True) if hh_raw is None else hh
+    if agg is not None:
+        hh = _merge_members(hh, agg, ctx)
+
+    # province default
+    if province is not None:
+        if "province" not in hh.columns:
+            hh["province"] = province
+            ctx.notes.append(f"province set to {province!r} for all rows")
+        elif hh["province"].isna().any():
+            k = int(hh["province"].isna().sum())
+            hh["province"] = hh["province"].where(hh["province"].notna(), province)
+            ctx.notes.append(f"province set to {province!r} for {k} row(s) without one")
+
+    # required fields
+    zh = contract.zh_headers()
+    for f in contract.required_fields():
+        if f in hh.columns:
+            continue
+        accepted = ", ".join([zh[f], f, *contract.fields().set_index("field").at[f, "aliases"]])
+        fix = ("add the column or pass members= to derive it from the member sheet" if f == "household_size"
+               else f"add the column (accepted headers: {accepted})")
+        msg = f"required field {f} ({zh[f]}) is missing; {fix}"
+        if errors == "raise":
+            raise ContractError(msg)
+        ctx.issue(field=f, value=None, rule="missing_column", level="error", message=msg)
+        hh[f] = np.nan
+
+    # derivations
+    hh = _derive(hh, ctx)
+    for f in contract.field_names():
+        if f not in hh.columns:
+            hh[f] = np.nan
+    hh = _fill_lines(hh, lines, province, ctx)
+    hh = hh[contract.field_names()]
+    hh = contract.to_canonical_dtypes(hh)
+
+    # sort, keep track of the original rows
+    order = hh.sort_values(["household_id", "year"], kind="stable", na_position="last").index
+    pos_of = {old: new for new, old in enumerate(order)}
+    hh = hh.loc[order].reset_index(drop=True)
+    if extras is not None:
+        extras = extras.loc[order].reset_index(drop=True)
+        extras.insert(0, "year", hh["year"])
+        extras.insert(0, "household_id", hh["household_id"])
+    key_pos = {k: i for i, k in enumerate(zip(hh["household_id"], hh["year"]))}
+
+    if salt_box["used"] and salt_box["random"]:
+        ctx.issue(field="household_id", value=None, rule="random_salt", level="warning",
+                  message="household ids were hashed with a random salt: they differ between calls; "
+                          "pass salt= or set FANPIN_SALT to keep them stable")
+
+    report = validate(hh, lines=lines, _province=province)
+    rows = []
+    for it in ctx.issues:
+        r = it["_row"]
+        pos = pos_of.get(r) if r is not None else None
+        if pos is None and it["_key"] is not None:
+            k = it["_key"]
+            pos = key_pos.get((k[0], pd.NA if _isna(k[1]) else int(k[1])) if k[1] is not None else k)
+        row = dict(row=pos, household_id=hh.at[pos, "household_id"] if pos is not None else None,
+                   year=hh.at[pos, "year"] if pos is not None else None)
+        row.update({k: it[k] for k in ("field", "value", "rule", "level", "message")})
+        rows.append(row)
+    read_issues = pd.DataFrame(rows, columns=_empty_issues().columns) if rows else _empty_issues()
+    val = report.issues
+    if len(read_issues) and len(val):
+        parsed = set(zip(read_issues.loc[read_issues["rule"] == "parse", "row"], read_issues.loc[read_issues["rule"] == "parse", "field"]))
+        dup = [(r, f) in parsed for r, f in zip(val["row"], val["field"])]
+        val = val[~((val["rule"] == "required") & pd.Series(dup, index=val.index))]
+    report.issues = _concat_issues(read_issues, val)
+    report.dropped_columns = dict(ctx.dropped)
+    report.unknown_columns = list(ctx.unknown)
+    report.header_map = dict(ctx.header_map)
+    report.notes = ctx.notes + report.notes
+    if salt_box["used"] and salt_box["random"]:
+        report.notes.append("household ids hashed with a random per-call salt (no salt= and no FANPIN_SALT)")
+    report.extras = extras
+
+    if errors == "raise" and not report.ok:
+        raise ContractError(_error_message(report))
+    return hh, report
+
+
+def _concat_issues(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    parts = [x for x in (a, b) if len(x)]
+    if not parts:
+        return _empty_issues()
+    out = pd.concat([p.astype(object) for p in parts], ignore_index=True)
+    out["row"] = pd.array(out["row"], dtype="Int64")
+    out["year"] = pd.array(pd.to_numeric(out["year"], errors="coerce"), dtype="Int64")
+    return out
+
+
+def _error_message(report: ValidationReport) -> str:
+    errs = report.errors
+    zh = {**{f"member.{k}": v for k, v in contract.zh_headers("member").items()}, **contract.zh_headers()}
+    parts = []
+    for (f, rule), grp in errs.groupby(["field", "rule"], sort=False, dropna=False):
+        first = grp.iloc[0]
+        where = "" if pd.isna(first["row"]) else f" (rows {', '.join(str(int(r)) for r in grp['row'].dropna().head(5))}{', ...' if len(grp) > 5 else ''})"
+        parts.append(f"- {f} ({zh.get(f, '')}) [{rule}] x{len(grp)}{where}: {first['message']}")
+        if len(parts) >= 10:
+            break
+    return (f"{len(errs)} error(s) in the input:\n" + "\n".join(parts)
+            + "\nFix the export, or pass errors='warn' to keep the rows and get the full report.")
+
+
+def _derive(hh: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    comps = ["income_wage", "income_business", "income_transfer", "household_size"]
+    if all(c in hh.columns for c in comps):
+        num = (hh["income_wage"].astype("float64") + hh["income_business"].astype("float64")
+               + hh["income_transfer"].astype("float64"))
+        for c, sign in (("expense_business", -1.0), ("income_property", 1.0)):
+            if c in hh.columns:
+                num = num + sign * hh[c].astype("float64").fillna(0.0)
+        size = pd.to_numeric(hh["household_size"], errors="coerce").astype("float64")
+        pc = num / size.where(size > 0)
+        if "net_income_per_capita" not in hh.columns:
+            hh["net_income_per_capita"] = pc
+            ctx.notes.append(f"net_income_per_capita (人均纯收入) derived from the income components for "
+                             f"{int(pc.notna().sum())} row(s) (column absent)")
+        else:
+            cur = hh["net_income_per_capita"].astype("float64")
+            fill = cur.isna() & pc.notna()
+            if fill.any():
+                hh["net_income_per_capita"] = cur.where(~fill, pc)
+                ctx.notes.append(f"net_income_per_capita (人均纯收入) derived for {int(fill.sum())} row(s) with an empty cell")
+    if "identification_month" in hh.columns and "year" in hh.columns:
+        im = pd.to_numeric(hh["identification_month"], errors="coerce").astype("Float64")
+        yr = pd.to_numeric(hh["year"], errors="coerce").astype("Float64")
+        new = ((im // 100) == yr).fillna(False).astype("boolean").where(yr.notna(), pd.NA)
+        if "newly_identified" not in hh.columns:
+            hh["newly_identified"] = new
+            ctx.notes.append("newly_identified (当年新识别) derived from identification_month (column absent)")
+        else:
+            cur = hh["newly_identified"].astype("boolean")
+            fill = cur.isna() & new.notna()
+            if fill.any():
+                hh["newly_identified"] = cur.where(~fill, new)
+                ctx.notes.append(f"newly_identified (当年新识别) derived for {int(fill.sum())} row(s) with an empty cell")
+    return hh
+
+
+def _fill_lines(hh: pd.DataFrame, lines: Any, province: str | None, ctx: _Ctx) -> pd.DataFrame:
+    own = pd.to_numeric(hh["monitoring_line"], errors="coerce").astype("float64")
+    has_own = own.gt(0)
+    try:
+        line = contract.lookup_line(hh, lines, default_province=province)
+    except MissingLineError:
+        if ctx.errors == "raise":
+            raise
+        line = pd.Series(np.nan, index=hh.index, dtype="float64")
+        yrs = pd.to_numeric(hh["year"], errors="coerce")
+        for y, sub in hh.groupby(yrs, dropna=False):
+            try:
+                line.loc[sub.index] = contract.lookup_line(sub, lines, default_province=province)
+            except MissingLineError as exc:
+                for i in sub.index:
+                    ctx.issue(field="monitoring_line", value=None, rule="missing_line", level="error", row=i,
+                              message=str(exc))
+    n = int((~has_own & line.notna()).sum())
+    if n:
+        ctx.notes.append(f"monitoring_line (监测标准) filled for {n} row(s) from the (province, year) / national line table")
+    hh["monitoring_line"] = line
+    return hh
