@@ -1,0 +1,247 @@
+"""Outputs for county and village staff: an Excel list and a self-contained HTML report.
+
+* :func:`write_workbook` — the ranked list with Chinese headers (sheet 名单) and a
+  summary sheet (汇总): counts by tier, by main risk type, by township, and the budget.
+* :func:`write_html_report` — one HTML file, plots embedded as base64 PNG: score
+  distribution, risk-type mix by township, the top-k list, global contribution
+  summary (per feature and per risk type) and waterfall plots for the top households.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .score import SCORE_COLUMNS, SCORE_COLUMNS_ZH, to_headers
+
+LIST_SHEET = "名单"
+SUMMARY_SHEET = "汇总"
+
+
+def _en(scored: pd.DataFrame) -> pd.DataFrame:
+    return to_headers(scored, "en")
+
+
+def summary_tables(scored: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Summary tables of a scored list (Chinese headers)."""
+    s = _en(scored)
+    ok = s[s["status"] == "scored"]
+    tiers = ok["risk_tier"].value_counts().reindex(["高", "中", "低"], fill_value=0)
+    by_tier = pd.DataFrame({"风险等级": tiers.index, "户数": tiers.to_numpy(),
+                            "平均风险概率": [ok.loc[ok["risk_tier"] == t, "risk_score"].mean() for t in tiers.index]})
+    mt = ok["main_risk_type"].fillna("(未解释)").value_counts()
+    inb = ok[ok["in_budget"].fillna(False).astype(bool)]
+    by_type = pd.DataFrame({"主要风险类型": mt.index, "户数": mt.to_numpy(),
+                            "其中纳入名单": [int((inb["main_risk_type"].fillna("(未解释)") == t).sum()) for t in mt.index]})
+    g = s.assign(township_code=s["township_code"].fillna("(未知)")).groupby("township_code", sort=True)
+    by_town = pd.DataFrame({
+        "乡镇代码": list(g.groups),
+        "户数": g.size().to_numpy(),
+        "已评分": g["status"].apply(lambda x: int((x == "scored").sum())).to_numpy(),
+        "高风险": g["risk_tier"].apply(lambda x: int((x == "高").sum())).to_numpy(),
+        "纳入名单": g["in_budget"].apply(lambda x: int(x.fillna(False).astype(bool).sum())).to_numpy(),
+        "平均风险概率": g["risk_score"].mean().round(4).to_numpy(),
+    })
+    st = s["status"].value_counts()
+    attrs = scored.attrs or {}
+    info = pd.DataFrame({"项目": ["评分年度", "户数", "已评分户数", "评分年度无记录", "无法评分", "走访预算", "按单位分配名额", "纳入名单户数", "等级划分"],
+                         "值": [attrs.get("year", s["year"].dropna().max() if len(s) else ""), len(s), int(st.get("scored", 0)),
+                                int(st.get("not_in_year", 0)), int(st.get("unscorable", 0)),
+                                "" if attrs.get("budget") is None else str(attrs.get("budget")),
+                                attrs.get("quota_by") or "", int(s["in_budget"].fillna(False).astype(bool).sum()),
+                                "按走访预算" if attrs.get("budget") is not None else
+                                f"概率 ≥ {attrs.get('tier_cutoffs', {}).get('高', 0.3)} 为高, ≥ {attrs.get('tier_cutoffs', {}).get('中', 0.1)} 为中"]})
+    return {"概况": info, "按风险等级": by_tier, "按主要风险类型": by_type, "按乡镇": by_town}
+
+
+def write_workbook(scored: pd.DataFrame, path: str | Path) -> Path:
+    """Write the ranked list (sheet 名单, Chinese headers) and the summary (sheet 汇总) to xlsx.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Output of :func:`fanpin_risk.score.score` (English or Chinese headers).
+    path : path
+        ``.xlsx`` file to write (folders are created).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    zh = to_headers(scored, "zh")
+    zh = zh[[SCORE_COLUMNS_ZH[c] for c in SCORE_COLUMNS if SCORE_COLUMNS_ZH[c] in zh.columns]].copy()
+    zh["纳入走访名单"] = zh["纳入走访名单"].map({True: "是", False: "否"}).astype(object)
+    zh["有劳动力"] = zh["有劳动力"].map({True: "是", False: "否"}).astype(object)
+    zh["返贫致贫风险概率"] = zh["返贫致贫风险概率"].round(4)
+    tables = summary_tables(scored)
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        zh.to_excel(xw, sheet_name=LIST_SHEET, index=False)
+        row = 0
+        for title, t in tables.items():
+            pd.DataFrame({title: []}).to_excel(xw, sheet_name=SUMMARY_SHEET, startrow=row, index=False)
+            t.to_excel(xw, sheet_name=SUMMARY_SHEET, startrow=row + 1, index=False)
+            row += len(t) + 4
+        ws = xw.sheets[LIST_SHEET]
+        ws.freeze_panes = "B2"
+        widths = {"户编号": 16, "主要风险因素": 60, "各风险类型贡献": 40, "建议帮扶措施": 30, "状态说明": 30}
+        from openpyxl.utils import get_column_letter
+
+        for i, col in enumerate(zh.columns, start=1):
+            ws.column_dimensions[get_column_letter(i)].width = widths.get(col, 12)
+        ws.auto_filter.ref = ws.dimensions
+        xw.sheets[SUMMARY_SHEET].column_dimensions["A"].width = 18
+    return path
+
+
+# --------------------------------------------------------------------------- HTML
+def _plots_from_scored(s: pd.DataFrame) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .plotting import fig_to_base64
+
+    out = []
+    ok = s[s["status"] == "scored"]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    colors = {"高": "#c0392b", "中": "#e67e22", "低": "#7f8c8d"}
+    bins = np.linspace(0, max(0.05, float(ok["risk_score"].max() or 0)), 31)
+    for t in ("低", "中", "高"):
+        v = ok.loc[ok["risk_tier"] == t, "risk_score"]
+        if len(v):
+            ax.hist(v, bins=bins, color=colors[t], label=f"{t} ({len(v)} 户)", alpha=0.85)
+    ax.set_xlabel("返贫致贫风险概率")
+    ax.set_ylabel("户数")
+    ax.set_title("风险概率分布")
+    ax.legend()
+    out.append(("风险概率分布", fig_to_base64(fig)))
+
+    sub = ok[ok["main_risk_type"].notna()]
+    focus = sub[sub["in_budget"].fillna(False).astype(bool)]
+    if len(focus) == 0:
+        focus = sub[sub["risk_tier"].isin(["高", "中"])]
+    if len(focus):
+        ct = pd.crosstab(focus["township_code"].fillna("(未知)"), focus["main_risk_type"])
+        fig, ax = plt.subplots(figsize=(8, 0.35 * len(ct) + 1.8))
+        ct.plot.barh(stacked=True, ax=ax, colormap="tab20")
+        ax.set_xlabel("户数")
+        ax.set_ylabel("乡镇代码")
+        ax.set_title("重点户主要风险类型（按乡镇）")
+        ax.legend(title="主要风险类型", bbox_to_anchor=(1.01, 1), loc="upper left")
+        out.append(("主要风险类型构成（按乡镇）", fig_to_base64(fig)))
+    return out
+
+
+def _plots_from_explanation(exp, ranks: pd.Series, n_waterfall: int) -> list[tuple[str, str]]:
+    import matplotlib.pyplot as plt
+    import shap
+
+    from .plotting import fig_to_base64
+
+    out = []
+    vals = np.abs(np.asarray(exp.values))
+    mean_abs = pd.Series(vals.mean(axis=0), index=exp.feature_names).sort_values(ascending=True).tail(15)
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(mean_abs) + 1.2))
+    ax.barh(mean_abs.index, mean_abs.to_numpy(), color="#2c7fb8")
+    ax.set_xlabel("平均 |贡献| (log-odds)")
+    ax.set_title("各因素对风险的平均影响（前15）")
+    out.append(("全局因素重要性（按特征）", fig_to_base64(fig)))
+
+    by_type = pd.DataFrame(np.asarray(exp.values), columns=exp.risk_types).T.groupby(level=0).sum().T
+    mt = by_type.abs().mean().sort_values(ascending=True)
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(mt) + 1.2))
+    ax.barh(mt.index, mt.to_numpy(), color="#41ab5d")
+    ax.set_xlabel("平均 |贡献| (log-odds)")
+    ax.set_title("各风险类型对风险的平均影响")
+    out.append(("全局因素重要性（按风险类型）", fig_to_base64(fig)))
+
+    ids = list(exp.household_ids)
+    pos = {h: i for i, h in enumerate(ids)}
+    top = [h for h in ranks.sort_values().index if h in pos][:n_waterfall]
+    for h in top:
+        shap.plots.waterfall(exp[pos[h]], max_display=10, show=False)
+        fig = plt.gcf()
+        fig.suptitle(f"户 {h}（优先排序 {int(ranks[h])}）", fontsize=11)
+        out.append((f"户 {h} 的风险分解", fig_to_base64(fig)))
+    return out
+
+
+def write_html_report(records_or_scored: Any, path: str | Path, model: Any = None, *, year: int | None = None,
+                      budget: int | float | None = None, quota_by: str | None = None, top_k: int = 30,
+                      n_waterfall: int = 5, lines=None, title: str = "返贫致贫风险监测报告") -> Path:
+    """Write a self-contained HTML report (plots as base64 PNG, no external files).
+
+    Parameters
+    ----------
+    records_or_scored : DataFrame or path
+        Household-year records (scored here, with contribution plots), or the
+        output of :func:`fanpin_risk.score.score` (then only list, distribution
+        and risk-type mix; the contribution plots need the records).
+    path : path
+        HTML file to write.
+    model, year, budget, quota_by, lines
+        As in :func:`fanpin_risk.score.score`.
+    top_k : int
+        Households shown in the list table.
+    n_waterfall : int
+        Waterfall plots for the top households.
+    """
+    from .plotting import setup_cjk_fonts
+    from .score import _load_model, score
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    setup_cjk_fonts()
+    is_scored = isinstance(records_or_scored, pd.DataFrame) and (
+        "risk_score" in records_or_scored.columns or SCORE_COLUMNS_ZH["risk_score"] in records_or_scored.columns)
+    exp = None
+    if is_scored:
+        s = _en(records_or_scored)
+        attrs = dict(records_or_scored.attrs)
+    else:
+        from .explain import explain
+
+        model = _load_model(model)
+        s = score(records_or_scored, model, year=year, budget=budget, quota_by=quota_by, reasons="all", lines=lines)
+        attrs = dict(s.attrs)
+        exp = explain(records_or_scored, model, year=year, lines=lines)
+    plots = _plots_from_scored(s)
+    if exp is not None:
+        ranks = s.set_index("household_id")["priority_rank"].dropna()
+        plots += _plots_from_explanation(exp, ranks, n_waterfall)
+
+    zh = to_headers(s, "zh")
+    top = zh[zh["评分状态"] == "已评分"].head(top_k).copy()
+    top["返贫致贫风险概率"] = top["返贫致贫风险概率"].map(lambda v: f"{v:.1%}")
+    top["纳入走访名单"] = top["纳入走访名单"].map({True: "是", False: "否"})
+    top["有劳动力"] = top["有劳动力"].map({True: "是", False: "否"})
+    show = ["优先排序", "户编号", "乡镇代码", "村代码", "返贫致贫风险概率", "风险等级", "纳入走访名单",
+            "主要风险类型", "主要风险因素", "建议帮扶措施", "有劳动力"]
+    table = top[show].to_html(index=False, na_rep="", classes="list", escape=True, border=0)
+    tables = summary_tables(s)
+    y = attrs.get("year", "")
+    parts = [
+        "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:2em;color:#222}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top}"
+        "th{background:#f0f0f0}img{max-width:100%}h2{border-bottom:2px solid #c0392b;padding-bottom:3px}"
+        ".note{color:#666;font-size:12px}</style></head><body>",
+        f"<h1>{html.escape(title)}（{html.escape(str(y))} 年数据）</h1>",
+        "<p class='note'>风险概率为模型对下一年返贫/致贫的校准概率；优先排序 1 为最高风险，"
+        "同概率时按模型原始分、再按户编号排序。主要风险因素与风险类型来自对模型输出的精确加性分解。"
+        "本报告不含姓名、证件号码、电话等个人信息。</p>",
+        "<h2>概况</h2>", tables["概况"].to_html(index=False, border=0),
+        "<h2>按风险等级</h2>", tables["按风险等级"].to_html(index=False, border=0, float_format=lambda v: f"{v:.3f}"),
+        f"<h2>优先走访名单（前 {len(top)} 户）</h2>", table,
+    ]
+    for caption, b64 in plots:
+        parts.append(f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' src='data:image/png;base64,{b64}'>")
+    parts += ["<h2>按乡镇</h2>", tables["按乡镇"].to_html(index=False, border=0),
+              "<h2>按主要风险类型</h2>", tables["按主要风险类型"].to_html(index=False, border=0),
+              "</body></html>"]
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
