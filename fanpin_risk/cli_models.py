@@ -1,7 +1,6 @@
 """CLI commands ``fanpin-risk train`` and ``fanpin-risk backtest`` (registered by cli.py).
 
-Rebuild the packaged default model with ``fanpin-risk train --default``
-(same as ``python bench/build_default_model.py``).
+Rebuild the packaged default model with ``fanpin-risk train --default``.
 """
 
 from __future__ import annotations
@@ -41,15 +40,10 @@ def train(
     """Train a risk model on every labelled household-year and save it."""
     t0 = time.perf_counter()
     if default:
-        import importlib.util
-
         from .contract import models_dir
+        from .default_model import build
 
-        path = models_dir().parent / "bench" / "build_default_model.py"
-        spec = importlib.util.spec_from_file_location("build_default_model", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)  # type: ignore[union-attr]
-        res = mod.build(households, seed, models_dir(), log_to_mlflow=mlflow)
+        res = build(households, seed, log_to_mlflow=mlflow)
         console.print(str(res["backtest"]))
         console.print(f"wrote {models_dir() / 'default'} and MODEL_CARD.md in {time.perf_counter() - t0:.0f} s")
         return

@@ -1,4 +1,4 @@
-"""Rebuild the packaged default model: ``python bench/build_default_model.py``.
+"""Rebuild the packaged default model: ``fanpin-risk train --default``.
 
 Simulates the 20,000-household × 2020–2025 seed-0 panel, backtests the three
 models (rolling origin), trains the LightGBM model on every labelled row,
@@ -8,17 +8,18 @@ MLflow (``$MLFLOW_TRACKING_URI`` or ``./mlruns``).
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def build(n_households: int = 20_000, seed: int = 0, out: Path = ROOT / "models", n_boot: int = 200, log_to_mlflow: bool = True) -> dict:
-    from fanpin_risk.backtest import backtest
-    from fanpin_risk.models import train
-    from fanpin_risk.simulate import simulate
+def build(n_households: int = 20_000, seed: int = 0, out: Path | None = None, n_boot: int = 200, log_to_mlflow: bool = True) -> dict:
+    from .backtest import backtest
+    from .contract import models_dir
+    from .models import train
+    from .simulate import simulate
+
+    out = models_dir() if out is None else Path(out)
 
     t0 = time.perf_counter()
     panel = simulate(n_households=n_households, years=range(2020, 2026), seed=seed)
@@ -63,7 +64,7 @@ def model_card(model, bt, timings: dict, n: int, seed: int) -> str:
     fp = meta["data_fingerprint"]
     return f"""# Model card: fanpin_risk default model
 
-Rebuild with `python bench/build_default_model.py` (one command; simulates, backtests, trains, writes this card).
+Rebuild with `fanpin-risk train --default` (one command; simulates, backtests, trains, writes this card).
 
 ## Model
 - Kind: LightGBM ({meta['estimator'].get('best_iteration')} trees after early stopping, ≤ 300; 15 leaves), Platt calibration
@@ -85,7 +86,7 @@ per-capita net income is below year t+1's monitoring line, OR one of the guarant
 compulsory education, basic medical insurance) fails. Rows without a t+1 record are censored (not used).
 See `docs/modeling.md` for the known biases.
 
-## Backtest (rolling origin; train on t ≤ T−2, test on year T; top 10 % chosen within each year)
+## Backtest (rolling origin; train on t ≤ T−{1 + bt.settings['label_lag']}, test on year T; top 10 % chosen within each year)
 {chr(10).join(rows)}
 
 Pooled 95 % bootstrap intervals ({bt.settings['n_boot']} resamples, stratified by year):
@@ -107,15 +108,3 @@ never an automatic decision on eligibility. Review every listed household in per
 - Equity: check recall and false-omission rate by county, category, elderly and disabled households
   (`BacktestResult.equity`) before deployment.
 """
-
-
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--households", type=int, default=20_000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--n-boot", type=int, default=200)
-    ap.add_argument("--out", type=Path, default=ROOT / "models")
-    a = ap.parse_args()
-    res = build(a.households, a.seed, a.out, a.n_boot)
-    print(res["backtest"])
-    print(res["timings"])
