@@ -5,7 +5,9 @@ will fall, or fall back, into poverty (返贫/致贫) in the coming year, explai
 prediction in the policy's risk types and ranks households for visits.
 
 The public API is imported lazily, so ``import fanpin_risk`` stays fast and a
-batch job that only reads data does not pay for MLflow or SHAP.
+batch job that only reads data does not pay for MLflow or SHAP. ``fanpin_risk.score``,
+``.explain``, ``.simulate``, ``.validate`` and ``.backtest`` are always the functions;
+import from their modules (``from fanpin_risk.explain import group_by_risk_type``) for the rest.
 
 Main entry points
 -----------------
@@ -18,12 +20,16 @@ PanelFeatures          scikit-learn transformer: history features dated at or be
 train(panel, ...)      fit a RiskModel ("lightgbm", "scorecard" or "rule")
 backtest(panel, ...)   rolling-origin, out-of-time evaluation of several models
 load_model(path)       load a saved RiskModel (checksummed, no pickle)
+score(records, ...)    ranked list of the latest year with risk tier, reasons and suggested measures
+explain(records, ...)  shap.Explanation for beeswarm and waterfall plots
 lookup_line(df)        monitoring line in force for each row
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -42,6 +48,10 @@ _LAZY: dict[str, str] = {
     "RiskModel": "models",
     "backtest": "backtest",
     "BacktestResult": "backtest",
+    "score": "score",
+    "explain": "explain",
+    "write_workbook": "report",
+    "write_html_report": "report",
     "lookup_line": "contract",
     "load_lines": "contract",
     "FanpinError": "errors",
@@ -62,8 +72,26 @@ if TYPE_CHECKING:  # pragma: no cover - static typing only
     from .labels import make_labels
     from .models import RiskModel, load_model, train
     from .read import read_panel
+    from .report import write_html_report, write_workbook
+    from .score import score
+    from .explain import explain
     from .simulate import simulate, write_sample
     from .validate import ValidationReport, validate
+
+
+class _Package(types.ModuleType):
+    # Five stages share their name with their main function (score.score, ...).
+    # Python's import system sets ``fanpin_risk.<submodule>`` to the module object
+    # when a submodule is first imported, which would turn ``fanpin_risk.score``
+    # from a function into a module depending on import order. Keep the function.
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FUNCTION_OVER_MODULE and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_FUNCTION_OVER_MODULE = frozenset({"score", "explain", "simulate", "validate", "backtest"})
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

@@ -130,8 +130,32 @@ def run(
 
 
 def _run_model_steps(panel, out: Path, *, seed: int, budget: float) -> None:
-    # Filled in as the modelling and scoring stages land.
-    return None
+    from .models import train as _train
+    from .report import write_html_report, write_workbook
+    from .score import score as _score
+
+    with console.status("training LightGBM on every labelled household-year"):
+        model = _train(panel, model="lightgbm", seed=seed)
+    model.save(out / "model")
+    console.print(f"[green]✓[/] trained on {model.metadata['n_train_rows']:,} labelled rows of "
+                  f"{model.metadata['train_years']} → {out / 'model'}")
+    share = budget if budget < 1 else None
+    count = int(budget) if budget >= 1 else None
+    with console.status("scoring the latest year with reasons"):
+        scored = _score(panel, model, budget=share if share is not None else count)
+    n = int((scored["status"] == "scored").sum())
+    in_budget = int(scored["in_budget"].fillna(False).sum())
+    scored.to_csv(out / "ranked_list.csv", index=False, encoding="utf-8-sig")
+    write_workbook(scored, out / "ranked_list.xlsx")
+    console.print(f"[green]✓[/] scored {n:,} households of {scored.attrs.get('year')}; "
+                  f"{in_budget:,} in the visit budget → {out / 'ranked_list.xlsx'}")
+    with console.status("writing the HTML report"):
+        write_html_report(panel, out / "report.html", model, budget=share if share is not None else count)
+    console.print(f"[green]✓[/] report → {out / 'report.html'}")
+    top = scored[scored["status"] == "scored"].head(5)
+    for r in top.itertuples():
+        console.print(f"  {int(r.priority_rank):>3}  {r.household_id}  {r.risk_score:.1%}  {r.risk_tier}  "
+                      f"{r.main_risk_type or ''}  {r.suggested_measures or ''}", markup=False)
 
 
 def _register_optional() -> None:
@@ -139,14 +163,20 @@ def _register_optional() -> None:
     # once those modules exist, so the foundation works on its own.
     import importlib
 
-    for module, names in (("cli_models", ("train", "backtest")), ("cli_score", ("score", "report"))):
+    for module, names in (
+        ("cli_models", ("train", "backtest")),
+        ("cli_score", ("score", "report")),
+        ("cli_ui", ("ui",)),
+        ("cli_scenario", ("scenario", "help-options", "cohort")),
+    ):
         try:
             mod = importlib.import_module(f".{module}", __package__)
         except ModuleNotFoundError:
             continue
         for name in names:
-            if hasattr(mod, name):
-                app.command(name)(getattr(mod, name))
+            attr = name.replace("-", "_")
+            if hasattr(mod, attr):
+                app.command(name)(getattr(mod, attr))
 
 
 _register_optional()

@@ -78,8 +78,9 @@ def _load_map(path: str) -> tuple[dict[str, dict], list[dict]]:
     exact: dict[str, dict] = {}
     patterns: list[dict] = []
     for r in rows:
-        if r["risk_type"] not in RISK_TYPES:
-            raise ModelError(f"{path}: unknown risk type {r['risk_type']!r} for {r['feature']!r}")
+        if r["risk_type"] not in RISK_TYPES and r["risk_type"] != GUARANTEES:
+            raise ModelError(f"{path}: unknown risk type {r['risk_type']!r} for {r['feature']!r}; "
+                             f"use one of {list(RISK_TYPES)} or {GUARANTEES!r}")
         if any(ch in r["feature"] for ch in "*?["):
             patterns.append(r)
         else:
@@ -370,11 +371,41 @@ def contributions(model: Any, panel: pd.DataFrame | None, X: pd.DataFrame | None
 
 
 # --------------------------------------------------------------------------- grouping and words
-def group_by_risk_type(contrib: pd.DataFrame, map_path: str | Path | None = None) -> pd.DataFrame:
-    """Sum feature contributions per risk type (columns in :data:`RISK_TYPES` order)."""
+#: Guarantee-failure features and the risk type each failing guarantee is.
+GUARANTEE_TYPES = {"fail_housing_safe": "因安全住房", "fail_drinking_water_safe": "因安全饮水",
+                   "fail_compulsory_education_ok": "因学", "fail_medical_insured": "因病"}
+#: Pseudo risk type in risk_type_map.csv for features that count failing guarantees.
+GUARANTEES = "三保障"
+
+
+def failing_guarantee_types(X: pd.DataFrame) -> pd.Series:
+    """Risk types of the guarantees that fail in each row of the feature matrix."""
+    cols = [c for c in GUARANTEE_TYPES if c in X.columns]
+    F = X[cols].fillna(0).to_numpy(dtype=float) > 0.5 if cols else np.zeros((len(X), 0), dtype=bool)
+    return pd.Series([[GUARANTEE_TYPES[cols[k]] for k in np.flatnonzero(r)] for r in F], index=X.index, dtype=object)
+
+
+def group_by_risk_type(contrib: pd.DataFrame, map_path: str | Path | None = None,
+                       X: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Sum feature contributions per risk type (columns in :data:`RISK_TYPES` order).
+
+    Features mapped to the pseudo type 三保障 (the count of failing guarantees)
+    are split, row by row, equally over the risk types of the guarantees that
+    fail in ``X`` (unsafe housing → 因安全住房, …); without ``X``, or where none
+    fails, they count as 其他. Row sums are unchanged.
+    """
     info = feature_info(list(contrib.columns), map_path)
     types = [i.risk_type for i in info]
     g = contrib.T.groupby(pd.Index(types, name="risk_type")).sum().T
+    if GUARANTEES in g.columns:
+        part = g.pop(GUARANTEES).to_numpy(dtype=float)
+        g = g.reindex(columns=RISK_TYPES, fill_value=0.0)
+        failing = failing_guarantee_types(X.reindex(g.index)) if X is not None else pd.Series([[]] * len(g), index=g.index)
+        n = failing.map(len).to_numpy()
+        for rt in set(GUARANTEE_TYPES.values()):
+            has = failing.map(lambda t, rt=rt: rt in t).to_numpy()
+            g[rt] = g[rt].to_numpy() + np.where(has, part / np.maximum(n, 1), 0.0)
+        g["其他"] = g["其他"].to_numpy() + np.where(n == 0, part, 0.0)
     return g.reindex(columns=RISK_TYPES, fill_value=0.0)
 
 
@@ -388,8 +419,10 @@ def attribute_to_shocks(grouped: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFra
 
     When the scored record reports a shock (``shock_disaster`` …), the income
     fall it caused shows up in the income features (其他). Policy names the
-    cause, so that positive part is split equally over the shocks' risk types.
-    The row total is unchanged (the feature-level decomposition stays exact).
+    cause, so that positive part is split equally over the shocks' risk types;
+    with a disaster this year, a positive 因安全住房 part (a damaged house) goes to
+    因自然灾害 too. The row total is unchanged (the feature-level decomposition
+    stays exact); the measures still include the housing guarantee.
     """
     out = grouped.copy()
     cols = [c for c in SHOCK_TYPES if c in rows.columns]
@@ -402,6 +435,13 @@ def attribute_to_shocks(grouped: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFra
     for k, c in enumerate(cols):
         out[SHOCK_TYPES[c]] = out[SHOCK_TYPES[c]].to_numpy() + np.where(S[:, k], move / np.maximum(n, 1), 0.0)
     out["其他"] = other - move
+    if "shock_disaster" in cols and "因安全住房" in out.columns:
+        # a house made unsafe by this year's disaster is recorded as 因自然灾害
+        d = S[:, cols.index("shock_disaster")]
+        housing = out["因安全住房"].to_numpy(dtype=float)
+        take = np.where(d & (housing > 0), housing, 0.0)
+        out["因自然灾害"] = out["因自然灾害"].to_numpy() + take
+        out["因安全住房"] = housing - take
     return out
 
 

@@ -195,6 +195,8 @@ def score(
     measures: str | Path | pd.DataFrame | None = None,
     tier_cutoffs: dict[str, float] | None = None,
     attribute_shocks: bool = True,
+    _with_raw: bool = False,
+    client: Any = None,
 ) -> pd.DataFrame:
     """Score the latest (or a given) year: one row per household, ordered by priority.
 
@@ -230,6 +232,10 @@ def score(
     attribute_shocks : bool, default True
         Give a positive 其他 (income-level) part to the risk types of the shocks
         recorded this year (see :func:`fanpin_risk.explain.attribute_to_shocks`).
+    client : distributed.Client, optional
+        With a Dask DataFrame of records: the cluster to score on (default the
+        current client). A Dask DataFrame is scored by partition, with the same
+        result (see :func:`fanpin_risk.distributed.score_dask` and ``docs/scale.md``).
 
     Returns
     -------
@@ -240,8 +246,22 @@ def score(
         by ``household_id``. ``.attrs`` holds ``year``, ``budget``, ``quota_by``,
         ``n_scored``, ``tier_cutoffs`` and the model's metadata.
     """
-    from . import explain as ex
+    # importlib, not ``from . import explain``: the package's lazy ``explain`` *function*
+    # shadows the submodule attribute once ``fanpin_risk.explain`` has been accessed.
+    import importlib
 
+    ex = importlib.import_module(".explain", __package__)
+
+    from .distributed import is_dask
+
+    if is_dask(records) or client is not None:  # past one machine: see fanpin_risk.distributed
+        from .distributed import score_dask
+
+        if not is_dask(records):
+            raise ContractError("client= is for a Dask DataFrame of records; pass a pandas frame without client=")
+        return score_dask(records, model, client=client, year=year, budget=budget, quota_by=quota_by, reasons=reasons,
+                          lines=lines, headers=headers, measures=measures, tier_cutoffs=tier_cutoffs,
+                          attribute_shocks=attribute_shocks)
     model = _load_model(model)
     cut = dict(TIER_CUTOFFS if tier_cutoffs is None else tier_cutoffs)
     prep = _prepare(records, model, year=year, lines=lines)
@@ -274,9 +294,14 @@ def score(
     raw = pd.Series(np.nan, index=out.index, dtype="float64")
     X = None
     if n_rows:
-        X_all = ex._feature_frame(model, history)
-        X = X_all.loc[rows]
-        if callable(getattr(model, "proba_from_features", None)):  # features computed once
+        if _accepts(getattr(model, "transform", None), "rows") and history.index.is_unique:
+            X = model.transform(history, rows=rows)  # only the scored rows: half the memory at 2 years
+        else:
+            X = ex._feature_frame(model, history).loc[rows]
+        if callable(getattr(model, "proba_from_raw", None)):  # the trees are walked once
+            r = np.asarray(ex._raw_from_features(model, X), dtype="float64")
+            p = np.asarray(model.proba_from_raw(r), dtype="float64")
+        elif callable(getattr(model, "proba_from_features", None)):  # features computed once
             r = np.asarray(ex._raw_from_features(model, X), dtype="float64")
             p = np.asarray(model.proba_from_features(X), dtype="float64")
         else:
@@ -293,6 +318,7 @@ def score(
         reason.loc[ids[~finite]] = "模型输出无效 (model returned a non-finite score)"
     scored = status.eq("scored")
     out["risk_score"] = proba
+    out["_raw_score"] = raw  # kept for fanpin_risk.distributed, which re-ranks partitions globally
     n_scored = int(scored.sum())
 
     # deterministic ranking: probability, then raw score, then household_id
@@ -338,7 +364,7 @@ def score(
             base, contrib = ex.contributions(model, history.loc[sel], X.loc[sel])
             contrib.index = want_ids
             Xs = X.loc[sel].set_axis(want_ids, axis=0)
-            grouped = ex.group_by_risk_type(contrib)
+            grouped = ex.group_by_risk_type(contrib, X=Xs)
             if attribute_shocks:
                 grouped = ex.attribute_to_shocks(grouped, cur_by_id.loc[want_ids])
             main, types = ex.main_risk_types(grouped)
@@ -346,6 +372,9 @@ def score(
             out.loc[want_ids, "top_factors"] = ex.top_factor_words(contrib, Xs)
             out.loc[want_ids, "risk_type_contributions"] = ex.format_risk_type_contributions(grouped)
             mm = ex.load_measures_map(measures)
+            # a failing guarantee (三保障 and drinking water) must be fixed whatever the main risk is
+            failing = ex.failing_guarantee_types(Xs)
+            types = pd.Series([t + [g for g in f if g not in t] for t, f in zip(types, failing)], index=types.index, dtype=object)
             out.loc[want_ids, "suggested_measures"] = ex.suggest_measures(types, out.loc[want_ids, "has_labor"], mm)
 
     out["status"] = status
@@ -356,7 +385,7 @@ def score(
     out = out.reset_index(drop=True)
     out = out.sort_values(["_unscored", "priority_rank", "household_id"], kind="mergesort").drop(columns="_unscored")
     out = out.reset_index(drop=True)
-    out = out[list(SCORE_COLUMNS)]
+    out = out[list(SCORE_COLUMNS) + (["_raw_score"] if _with_raw else [])]
     for c, dt in SCORE_COLUMNS.items():
         if dt == "str":
             out[c] = out[c].astype("str").where(out[c].notna(), np.nan) if out[c].dtype != "str" else out[c]

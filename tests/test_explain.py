@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanpin_risk import explain as ex
+import importlib
+
+ex = importlib.import_module("fanpin_risk.explain")
 from test_score import YEARS, panel, trained
 
 
@@ -40,12 +42,21 @@ def test_explanation_object_and_groups():
     p = panel()
     last = p[p["year"] == YEARS[-1]]
     assert np.allclose(np.sort(raw), np.sort(m.predict_raw(p).loc[last.index].to_numpy()), atol=1e-6)
-    g = ex.group_by_risk_type(pd.DataFrame(e.values, columns=m.feature_names_))
+    X = m.transform(p).loc[last.index].reset_index(drop=True)
+    g = ex.group_by_risk_type(pd.DataFrame(e.values, columns=m.feature_names_), X=X)
     assert list(g.columns) == ex.RISK_TYPES
     assert np.allclose(g.to_numpy().sum(axis=1), e.values.sum(axis=1))
+    # the count of failing guarantees goes to the guarantees that fail, never to one that holds
+    fails = ex.failing_guarantee_types(X)
+    ok = fails.map(len) == 0
+    g0 = ex.group_by_risk_type(pd.DataFrame(e.values, columns=m.feature_names_))
+    if (~ok).any():
+        i = int(np.flatnonzero((~ok).to_numpy())[0])
+        moved = g.iloc[i] - g0.iloc[i]
+        assert set(moved.index[moved.abs() > 1e-12]) <= set(fails.iloc[i]) | {"其他"}
     # every model feature has a readable name and an official risk type
     info = ex.feature_info(m.feature_names_)
-    assert all(i.risk_type in ex.RISK_TYPES and i.name_zh for i in info)
+    assert all((i.risk_type in ex.RISK_TYPES or i.risk_type == ex.GUARANTEES) and i.name_zh for i in info)
 
 
 def test_value_words():

@@ -137,9 +137,12 @@ def test_scenarios_main_risk_type_and_measures():
     last = p[p["year"] == YEARS[-1]].copy()
     calm = last[(last["n_labor"] >= 2) & (last["n_disabled"].fillna(0) == 0) & (last["n_serious_ill"].fillna(0) == 0)
                 & ~last["shock_illness"].fillna(False).astype(bool) & ~last["shock_disaster"].fillna(False).astype(bool)
-                & ~last["shock_job_loss"].fillna(False).astype(bool)]
+                & ~last["shock_job_loss"].fillna(False).astype(bool)
+                & last[["housing_safe", "drinking_water_safe", "compulsory_education_ok", "medical_insured"]]
+                .fillna(True).astype(bool).all(axis=1)]
     # start from households whose specific risk types push little (a clean baseline)
-    from fanpin_risk import explain as ex
+    import importlib
+    ex = importlib.import_module("fanpin_risk.explain")
 
     X = m.transform(p).loc[last.index]
     _, c = ex.contributions(m, None, X)
@@ -169,6 +172,7 @@ def test_scenarios_main_risk_type_and_measures():
     assert s.loc[nolab, "main_risk_type"] == "因自然灾害", s.loc[nolab, "risk_type_contributions"]
     assert not s.loc[nolab, "has_labor"]
     assert "一事一议" in s.loc[nolab, "suggested_measures"] and "综合保障" in s.loc[nolab, "suggested_measures"]
+    assert "住房安全保障" in s.loc[nolab, "suggested_measures"]  # the house the disaster damaged
     assert "就业帮扶" not in s.loc[nolab, "suggested_measures"]
     assert s.loc[job, "main_risk_type"] == "因务工就业不稳", s.loc[job, "risk_type_contributions"]
     assert "就业帮扶" in s.loc[job, "suggested_measures"]
