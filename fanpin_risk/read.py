@@ -48,6 +48,9 @@ _NUM = re.compile(
 )
 _MONTH = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})(?:\s*[-/.月日]?.*)?")
 _MULTI_SPLIT = re.compile(r"[,，、;；]")
+#: Excel day serials of 2000-01-01 .. 2100-12-31 (1900 date system) and the serial epoch.
+_EXCEL_SERIAL = (36526, 73415)
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _SCAN_ROWS = 30
 _MIN_MATCH = 3
 
@@ -106,7 +109,7 @@ def parse_number(v: Any) -> float:
 
 
 def parse_month(v: Any) -> int:
-    """Parse a month to ``YYYYMM``: 202103, "2021-03", "2021/3", "2021年3月", a date; ValueError otherwise."""
+    """Parse a month to ``YYYYMM``: 202103, "2021-03", "2021/3", "2021年3月", a date, an Excel day serial; ValueError otherwise."""
     if isinstance(v, datetime | date | pd.Timestamp):
         return v.year * 100 + v.month
     if isinstance(v, int | np.integer | float | np.floating) and not isinstance(v, bool | np.bool_):
@@ -117,7 +120,11 @@ def parse_month(v: Any) -> int:
         t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(v)))
         if re.fullmatch(r"\d+\.0+", t):
             t = t.split(".")[0]
-    if re.fullmatch(r"\d{6}", t):
+    if re.fullmatch(r"\d{5}", t) and _EXCEL_SERIAL[0] <= int(t) <= _EXCEL_SERIAL[1]:
+        # A date cell that lost its date format shows as Excel's day serial (44256 = 2021-03-01).
+        d = _EXCEL_EPOCH + pd.Timedelta(days=int(t))
+        y, m = d.year, d.month
+    elif re.fullmatch(r"\d{6}", t):
         y, m = int(t[:4]), int(t[4:])
     elif re.fullmatch(r"\d{8}", t):
         y, m = int(t[:4]), int(t[4:6])
@@ -146,7 +153,8 @@ def _parse_category(v: Any) -> str:
 
 def _parse_integer(v: Any) -> int:
     x = parse_number(v)
-    if not float(x).is_integer():
+    # beyond int64 the Int64 column cannot hold it: a parse error, not an OverflowError later
+    if not float(x).is_integer() or abs(x) >= 2**63:
         raise ValueError(v)
     return int(x)
 
@@ -218,16 +226,44 @@ def _header_row(grid: pd.DataFrame, table: str) -> tuple[int | None, int]:
 
 
 def _decode(data: bytes, label: str, ctx: _Ctx) -> str:
-    for enc, name in (("utf-8-sig", "UTF-8"), ("gb18030", "GBK/GB18030")):
-        try:
-            text = data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        if name == "UTF-8" and data.startswith(b"\xef\xbb\xbf"):
-            name = "UTF-8 with BOM"
-        ctx.notes.append(f"{label}: text encoding {name}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    else:
+        bom = data.startswith(b"\xef\xbb\xbf")
+        ctx.notes.append(f"{label}: text encoding {'UTF-8 with BOM' if bom else 'UTF-8'}")
         return text
-    raise ReadError(f"{label}: cannot decode the file as UTF-8 or GBK/GB18030; save it as UTF-8 CSV or .xlsx")
+    # Not UTF-8 as a whole. Decoding it all as GB18030 would turn UTF-8 lines of a file
+    # concatenated from two exports into valid-looking mojibake, so decide line by line:
+    # a line with non-ASCII bytes that is valid UTF-8 is UTF-8, any other line GB18030.
+    lines = data.split(b"\n")
+    out, n_utf8, n_gbk = [], 0, 0
+    for k, raw in enumerate(lines):
+        if raw.isascii():
+            out.append(raw.decode("ascii"))
+            continue
+        try:
+            out.append(raw.decode("utf-8-sig" if k == 0 else "utf-8"))
+            n_utf8 += 1
+            continue
+        except UnicodeDecodeError:
+            pass
+        try:
+            out.append(raw.decode("gb18030"))
+            n_gbk += 1
+        except UnicodeDecodeError as exc:
+            raise ReadError(
+                f"{label}: line {k + 1} has bytes that are neither UTF-8 nor GBK/GB18030 (byte {exc.start + 1} "
+                f"of the line); the file is damaged or in another encoding. Re-export it, or save it as "
+                "UTF-8 CSV or .xlsx"
+            ) from None
+    if n_utf8 and n_gbk:
+        ctx.notes.append(f"{label}: mixed text encodings: {n_gbk} line(s) decoded as GBK/GB18030 and "
+                         f"{n_utf8} as UTF-8; save the file in one encoding (UTF-8) to be sure")
+    else:
+        ctx.notes.append(f"{label}: text encoding GBK/GB18030")
+    return "\n".join(out)
 
 
 def _grid_from_text(text: str) -> pd.DataFrame:
@@ -260,6 +296,75 @@ def _frame_from_text(text: str, table: str, label: str, ctx: _Ctx) -> pd.DataFra
     return _frame_from_grid(_grid_from_text(text), table, label, ctx)
 
 
+def _merge_header_rows(grid: pd.DataFrame, i: int, table: str) -> tuple[list, list[int]]:
+    """Header cells of row ``i``, completed from a neighbour row when merged cells split the header.
+
+    Exports often have a two-row header: group titles merged across columns ("收入情况")
+    above the field names, and single fields merged down both rows (so pandas sees the
+    name in one row and an empty cell in the other). A neighbour row is taken as part of
+    the header only when it names contract fields in columns that row ``i`` leaves
+    unnamed and holds nothing but empty cells or unmatched text above/below the fields
+    row ``i`` names (a data row has values there, often numbers).
+    """
+    cells = list(grid.iloc[i])
+    match = [_match_header(c, table) is not None for c in cells]
+    used = [i]
+    for k in (i - 1, i + 1):
+        if not 0 <= k < len(grid):
+            continue
+        other = list(grid.iloc[k])
+        om = [_match_header(c, table) is not None for c in other]
+        adds = [j for j in range(len(cells)) if om[j] and not match[j]]
+        if not adds:
+            continue
+        if k > i:  # below: empty under every named column (vertical merges)
+            fits = all(_isna(other[j]) for j in range(len(cells)) if match[j])
+        else:  # above: empty or a group title over every named column, never a number
+            fits = all(_isna(other[j]) or (om[j] is False and not _looks_numeric(other[j]))
+                       for j in range(len(cells)) if match[j])
+        if fits:
+            for j in adds:
+                cells[j] = other[j]
+                match[j] = True
+            used.append(k)
+    return cells, sorted(used)
+
+
+def _looks_numeric(v: Any) -> bool:
+    try:
+        parse_number(v)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
+_TOTAL = re.compile(r"[\u4e00-\u9fff]{0,6}(合计|总计|小计)[:：]?")
+
+
+def _drop_total_rows(body: pd.DataFrame, label: str, ctx: _Ctx, offset: int = 0) -> pd.DataFrame:
+    """Drop trailing total rows (合计 / 总计 / 小计 in one of the first three cells), with a note.
+
+    A total row is not a household: keeping it would add a fake household with a
+    missing year. It is dropped and listed in the notes, never silently.
+    """
+    if body.empty:
+        return body
+    hit = np.zeros(len(body), dtype=bool)
+    for j in range(min(3, body.shape[1])):
+        col = body.iloc[:, j]
+        if col.dtype.kind in "biufcmM":
+            continue
+        totals = [u for u in pd.unique(col.dropna()) if isinstance(u, str)
+                  and _TOTAL.fullmatch(re.sub(r"\s+", "", unicodedata.normalize("NFKC", u)))]
+        if totals:
+            hit |= col.isin(totals).to_numpy(dtype=bool)
+    if hit.any():
+        rows = [str(int(k) + offset + 1) if isinstance(k, int | np.integer) else str(k) for k in body.index[hit]]
+        ctx.notes.append(f"{label}: {int(hit.sum())} total row(s) (合计/总计/小计) skipped at row(s) {', '.join(rows[:10])}")
+        body = body[~hit]
+    return body
+
+
 def _frame_from_grid(grid: pd.DataFrame, table: str, label: str, ctx: _Ctx, skipped: int = 0) -> pd.DataFrame:
     if grid.empty:
         raise ReadError(f"{label} is empty")
@@ -270,13 +375,19 @@ def _frame_from_grid(grid: pd.DataFrame, table: str, label: str, ctx: _Ctx, skip
             f"{label}: no header row found in the first {_SCAN_ROWS} rows (best row matched {best} "
             f"contract header(s)); the header needs columns such as {', '.join(zh)} or their English names"
         )
-    if i + skipped > 0:
-        ctx.notes.append(f"{label}: header found on row {i + skipped + 1}; {i + skipped} title row(s) above it skipped")
+    cells, used = _merge_header_rows(grid, i, table)
+    if len(used) > 1:
+        ctx.notes.append(f"{label}: header spread over rows {', '.join(str(k + skipped + 1) for k in used)} "
+                         "(merged cells); combined into one header")
+    first = min(used)
+    if first + skipped > 0:
+        ctx.notes.append(f"{label}: header found on row {first + skipped + 1}; {first + skipped} title row(s) above it skipped")
     header = []
-    for j, h in enumerate(grid.iloc[i]):
+    for j, h in enumerate(cells):
         header.append(f"unnamed_{j}" if _isna(h) else str(h).strip())
-    body = grid.iloc[i + 1:].copy()
+    body = grid.iloc[max(used) + 1:].copy()
     body.columns = header
+    body = _drop_total_rows(body, label, ctx, offset=skipped)
     na = pd.DataFrame({j: _na_mask(body.iloc[:, j]) for j in range(body.shape[1])})
     na.index = body.index
     blank = na.all(axis=1)
@@ -322,7 +433,7 @@ def _choose_sheet(xl: pd.ExcelFile, sheet: str | int | None, table: str, label: 
 def _load(source: Source, sheet: str | int | None, table: str, label: str, ctx: _Ctx,
           exclude_sheet: str | int | None = None) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
-        return source.reset_index(drop=True)
+        return _drop_total_rows(source.reset_index(drop=True), label, ctx, offset=0)
     path = Path(source)
     if not path.exists():
         raise ReadError(f"{label}: file not found: {path}")
@@ -341,7 +452,7 @@ def _load(source: Source, sheet: str | int | None, table: str, label: str, ctx: 
         text = _decode(path.read_bytes(), label, ctx)
         return _frame_from_text(text, table, label, ctx)
     if ext in (".parquet", ".pq"):
-        return pd.read_parquet(path)
+        return _drop_total_rows(pd.read_parquet(path), label, ctx, offset=0)
     raise ReadError(f"{label}: unsupported file type {ext!r}; use .xlsx, .xls, .csv, .txt or .parquet")
 
 
