@@ -185,8 +185,10 @@ def make_labels(
     ----------
     panel : DataFrame or path
         Household-year records (canonical, Chinese headers or a file).
-    definition : {"relapse", "identified", "income", "guarantee"}
+    definition : {"relapse", "identified", "income", "guarantee", "reentry"}
         "relapse" (default) ORs all three parts; the others keep one part.
+        "reentry" labels only the eliminated cohort (re-identified in t + 1 after
+        risk elimination; other rows ``<NA>``), see :func:`fanpin_risk.cohort.reentry_labels`.
     horizon : int, default 1
         The label of year *t* describes year ``t + horizon``.
     parts : dict, optional
@@ -207,6 +209,10 @@ def make_labels(
     df = _as_panel(panel, lines=lines)
     if horizon < 1:
         raise ContractError("horizon must be ≥ 1 year")
+    if definition == "reentry" and rule is None:  # follow-up cohort label, see fanpin_risk.cohort
+        from .cohort import reentry_labels
+
+        return reentry_labels(df, horizon=horizon)
     if definition not in DEFINITIONS and rule is None:
         raise ContractError(f"unknown label definition {definition!r}; choose from {sorted(DEFINITIONS)} or pass rule=")
     active = {p: (p in DEFINITIONS.get(definition, PARTS)) for p in PARTS}

@@ -1,0 +1,98 @@
+"""Commands ``scenario``, ``help-options`` and ``cohort`` (registered by :mod:`fanpin_risk.cli`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def _write(df, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        df.to_excel(path, index=False)
+    else:
+        df.to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def scenario(
+    source: Annotated[Path, typer.Argument(help="Household records with history (.xlsx/.csv/.parquet).")],
+    shock: Annotated[Path, typer.Argument(help="Shock description (.yaml/.json), e.g. data_schema/scenarios/county_flood.yaml.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Workbook (.xlsx) with all tables, or .csv for the household table.")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Model directory (default: the packaged model).")] = None,
+    year: Annotated[Optional[int], typer.Option(help="Year to shock and score (default: the latest).")] = None,
+    draws: Annotated[int, typer.Option(help="Simulations for the interval of the expected relapses.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of area draws and simulations.")] = 0,
+) -> None:
+    """Apply a shock (epidemic, flood, ...) to the latest records and compare scores before and after."""
+    from .scenario import scenario as _scenario
+
+    res = _scenario(source, shock, model, year=year, n_draws=draws, seed=seed)
+    console.print(res.summary)
+    if output is not None:
+        if output.suffix.lower() in (".xlsx", ".xlsm"):
+            res.to_excel(output)
+        else:
+            _write(res.households, output)
+        console.print(f"written to [bold]{output}[/]")
+
+
+def help_options(
+    source: Annotated[Path, typer.Argument(help="Household records with history (.xlsx/.csv/.parquet).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the table here (.csv or .xlsx).")] = None,
+    top: Annotated[Optional[int], typer.Option("--top", help="Only the N households with the highest risk.")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Model directory (default: the packaged model).")] = None,
+    measures: Annotated[Optional[Path], typer.Option(help="Measures table (default data_schema/help_measures.csv).")] = None,
+    year: Annotated[Optional[int], typer.Option(help="Year (default: the latest).")] = None,
+) -> None:
+    """For each household, the feasible measure that lowers the model's risk most (model response, not a causal effect)."""
+    from .counterfactual import feasible_help
+
+    res = feasible_help(source, model, year=year, measures=measures)
+    if top is not None:
+        res = res.head(top)
+    for t in res["text"].head(10):
+        console.print(t)
+    console.print("(模型响应，不是因果效应 — the model's response, not a causal effect)")
+    if output is not None:
+        _write(res, output)
+        console.print(f"{len(res):,} households written to [bold]{output}[/]")
+
+
+def cohort(
+    source: Annotated[Optional[Path], typer.Argument(help="Household records with history; omit with --simulate.")] = None,
+    simulate: Annotated[Optional[int], typer.Option("--simulate", help="Simulate this many households instead of reading INPUT.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Follow-up visit list (.csv or .xlsx).")] = Path("followup_list.csv"),
+    models: Annotated[str, typer.Option(help="Models to backtest, comma-separated.")] = "rule,scorecard,lightgbm",
+    model: Annotated[str, typer.Option(help="Model kind trained on the re-entry label for the list.")] = "lightgbm",
+    budget: Annotated[float, typer.Option(help="Households to visit: a count (≥ 1) or a share (< 1) of the cohort.")] = 0.10,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for confidence intervals.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of simulation and training.")] = 0,
+    mlflow: Annotated[bool, typer.Option(help="Log the backtest runs to MLflow.")] = False,
+) -> None:
+    """Follow-up after risk elimination: backtest the re-entry label on the eliminated cohort, write the visit list."""
+    from .cohort import cohort_backtest, score_followup
+    from .models import train
+
+    if (source is None) == (simulate is None):
+        raise typer.BadParameter("give INPUT or --simulate N (one of them)")
+    if simulate is not None:
+        from .simulate import simulate as _simulate
+
+        panel = _simulate(n_households=simulate, seed=seed)
+    else:
+        from .read import read_panel
+
+        panel = read_panel(source, errors="warn")[0]
+    kinds = tuple(m.strip() for m in models.split(",") if m.strip())
+    res = cohort_backtest(panel, models=kinds, n_boot=n_boot, seed=seed, log_to_mlflow=mlflow, progress=False, figures=False)
+    console.print("[bold]Eliminated cohort, label 'reentry' (re-identified in t+1), rolling-origin backtest[/]")
+    console.print(str(res))
+    rm = train(panel, model=model, label="reentry", seed=seed, log_to_mlflow=mlflow)
+    lst = score_followup(panel, rm, budget=budget)
+    _write(lst, output)
+    console.print(f"follow-up list of {len(lst):,} eliminated households ({int(lst['in_budget'].sum())} in budget) → [bold]{output}[/]")

@@ -1,0 +1,103 @@
+"""Feasible help: feasibility rules, the best measure and the help-options CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from fanpin_risk.counterfactual import apply_effects, evaluate_condition, feasible_help, load_help_measures
+from fanpin_risk.errors import ContractError
+from fanpin_risk.models import train
+from fanpin_risk.simulate import simulate
+
+
+@pytest.fixture(scope="module")
+def sim():
+    p = simulate(300, seed=2)
+    y = int(p["year"].max())
+    cur = p.index[p["year"] == y]
+    # make sure each rule is exercised: households without labour, on dibao, with unsafe housing
+    p.loc[cur[:15], "n_labor"] = 0
+    p.loc[cur[15:30], "receives_dibao"] = True
+    p.loc[cur[30:40], "housing_safe"] = False
+    return p
+
+
+@pytest.fixture(scope="module")
+def model(sim):
+    return train(sim, model="lightgbm", params={"n_estimators": 40}, log_to_mlflow=False)
+
+
+@pytest.fixture(scope="module")
+def helped(sim, model):
+    return feasible_help(sim, model)
+
+
+def _cur(sim):
+    return sim[sim["year"] == sim["year"].max()].set_index("household_id")
+
+
+def test_no_labour_never_gets_work_help(sim, helped):
+    cur = _cur(sim)
+    h = helped.set_index("household_id")
+    nolab = cur.index[cur["n_labor"] == 0]
+    assert len(nolab) >= 15
+    assert h.loc[nolab, ["risk_employment_3m", "risk_public_welfare_job"]].isna().all().all()
+    assert not h.loc[nolab, "best_measure"].isin(["employment_3m", "public_welfare_job"]).any()
+    withlab = cur.index[(cur["n_labor"] > 0) & ~cur["public_welfare_job"].astype(bool)]
+    assert h.loc[withlab, "risk_public_welfare_job"].notna().all()
+
+
+def test_dibao_and_housing_only_where_feasible(sim, helped):
+    cur = _cur(sim)
+    h = helped.set_index("household_id")
+    on = cur.index[cur["receives_dibao"].astype(bool)]
+    assert h.loc[on, "risk_dibao"].isna().all() and h.loc[cur.index.difference(on), "risk_dibao"].notna().all()
+    unsafe = cur.index[~cur["housing_safe"].astype(bool)]
+    assert h.loc[unsafe, "risk_housing_repair"].notna().all()
+    assert h.loc[cur.index.difference(unsafe), "risk_housing_repair"].isna().all()
+
+
+def test_best_measure_never_raises_risk(helped):
+    s = helped[helped["status"] == "scored"]
+    assert (s["risk_after"] <= s["risk_before"]).all()
+    has = s["best_measure"].notna()
+    assert has.any()
+    risk_cols = [c for c in s.columns if c.startswith("risk_") and c not in ("risk_before", "risk_after")]
+    np.testing.assert_allclose(s.loc[has, "risk_after"], s.loc[has, risk_cols].min(axis=1))
+    assert s.loc[has, "text"].str.match(r"^风险 \d\.\d\d → \d\.\d\d：").all()
+    assert (s.loc[~has, "delta"] == 0).all()
+    assert len(helped) == helped["household_id"].nunique()
+
+
+def test_effects_arithmetic_and_rules(sim):
+    cur = sim[sim["year"] == sim["year"].max()].head(50)
+    table = load_help_measures().set_index("measure")
+    out = apply_effects(cur, table.loc["employment_3m", "effects"], measure="employment_3m")
+    m0, w0 = cur["migrant_work_months"].astype(float), cur["income_wage"].astype(float)
+    own = (m0 > 0) & (w0 > 0)
+    np.testing.assert_allclose(out.loc[own, "migrant_work_months"], m0[own] + 3)
+    np.testing.assert_allclose(out.loc[own, "income_wage"], w0[own] * (1 + 3 / m0[own]))
+    c = cur.copy()
+    c["receives_dibao"] = pd.array([pd.NA] * len(c), dtype="boolean")
+    assert not evaluate_condition(c, "not receives_dibao").any()  # unknown → not offered
+    with pytest.raises(ContractError, match="neither a household field"):
+        evaluate_condition(cur, "n_lbor > 0")
+    with pytest.raises(ContractError, match="cannot read"):
+        load_help_measures(pd.DataFrame({"measure": ["x"], "name_zh": ["x"], "condition": [""], "effects": ["income_wage ++ 3"]}))
+    with pytest.raises(ContractError, match="unknown help measure"):
+        load_help_measures(["teleportation"])
+
+
+def test_cli_help_options(tmp_path, sim, model):
+    from fanpin_risk.cli import app, write_table
+
+    src = write_table(sim, tmp_path / "panel.csv")
+    mdir = model.save(tmp_path / "m")
+    out = tmp_path / "help.csv"
+    r = CliRunner().invoke(app, ["help-options", str(src), "--model", str(mdir), "--top", "20", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out, encoding="utf-8-sig")
+    assert len(df) == 20 and df["risk_before"].is_monotonic_decreasing
