@@ -60,6 +60,21 @@ LGB_DEFAULTS: dict[str, Any] = {
 MAX_TREES = 300
 EARLY_STOPPING = 30
 
+#: Monotone constraints of the LightGBM model (+1: risk can only rise with the
+#: feature, −1: only fall). Without them the trees learn that, among the poorest,
+#: dibao recipients (who are lifted next year) are safer, so a scenario that cuts
+#: income could *lower* a household's risk and a counterfactual that adds income
+#: could raise it; policy reasoning, scenarios and feasible-help answers need
+#: "more income, less risk" to hold. Pass params={"monotone": {}} to switch off.
+MONOTONE: dict[str, int] = {
+    "income_pc": -1, "log_income_pc": -1, "ratio_to_line": -1, "gap_to_line": -1,
+    "prev_ratio_to_line": -1, "min_ratio_to_line_hist": -1,
+    "n_below_line_hist": 1, "n_below_1_5_line_hist": 1,
+    "rigid_ratio": 1, "medical_ratio": 1, "medical_to_line": 1, "education_ratio": 1,
+    "n_guarantees_failed": 1, "fail_housing_safe": 1, "fail_drinking_water_safe": 1,
+    "fail_compulsory_education_ok": 1, "fail_medical_insured": 1,
+}
+
 
 # --------------------------------------------------------------------------- small numeric helpers
 def _sigmoid(z):
@@ -217,8 +232,12 @@ class _LightGBM:
         calib = params.pop("calibration", "platt")
         max_trees = int(params.pop("n_estimators", params.pop("num_boost_round", MAX_TREES)))
         es = int(params.pop("early_stopping", EARLY_STOPPING))
+        mono = dict(MONOTONE if params.get("monotone") is None else params["monotone"])
+        params.pop("monotone", None)
         p = {**LGB_DEFAULTS, **params, "seed": seed, "bagging_seed": seed, "feature_fraction_seed": seed,
              "data_random_seed": seed}
+        if any(c in mono for c in X.columns):
+            p["monotone_constraints"] = [int(mono.get(c, 0)) for c in X.columns]
         years = np.asarray(years)
         uy = np.unique(years)
         if len(uy) >= 2:
@@ -280,9 +299,14 @@ class RiskModel:
         return f"RiskModel(kind={self.kind!r}, label={self.metadata.get('label', {}).get('definition')!r}, train_years={yrs})"
 
     # -- prediction
-    def transform(self, panel) -> pd.DataFrame:
-        """Feature matrix of the panel's rows (history taken from the panel itself)."""
-        return self.features_.transform(_as_panel(panel, lines=self.metadata.get("lines_arg")))
+    def transform(self, panel, rows=None) -> pd.DataFrame:
+        """Feature matrix of the panel's rows (history taken from the panel itself).
+
+        ``rows`` (index labels of ``panel``) limits the output to those rows, e.g.
+        the scored year, while the history still comes from the whole panel.
+        """
+        df = _as_panel(panel, lines=self.metadata.get("lines_arg"))
+        return self.features_.transform(df) if rows is None else self.features_.transform(df, rows=rows)
 
     def raw_from_features(self, X: pd.DataFrame) -> np.ndarray:
         """Raw margin (log-odds before calibration) from a feature matrix (for SHAP)."""
@@ -294,6 +318,10 @@ class RiskModel:
     def proba_from_features(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability from a feature matrix."""
         return self._impl.calibrate(self.raw_from_features(X))
+
+    def proba_from_raw(self, raw) -> np.ndarray:
+        """Calibrated probability from raw margins (lets callers predict the trees once)."""
+        return np.asarray(self._impl.calibrate(np.asarray(raw, dtype=float)), dtype=float)
 
     def predict_raw(self, panel) -> pd.Series:
         """Raw margin per row (LightGBM log-odds, scorecard log-odds, rule points)."""
@@ -381,7 +409,16 @@ def load_model(path=None) -> RiskModel:
         raise ModelError(f"model at {path} has schema version {sv!r}; this fanpin_risk {__version__} reads version "
                          f"{SCHEMA_VERSION}. Retrain the model with this version (fanpin-risk train)")
     blobs = {}
-    for name, digest in manifest.get("files", {}).items():
+    files = manifest.get("files", {})
+    if not isinstance(files, dict):
+        raise ModelError(f"manifest of {path} has no file table; restore the original or retrain")
+    for name, digest in files.items():
+        # Only plain file names inside the model directory: a manifest edited to list
+        # "../x" or an absolute path must not make the loader read files elsewhere.
+        if (not isinstance(name, str) or name != Path(name).name or name in ("", ".", "..")
+                or "\\" in name or Path(name).is_absolute()):
+            raise ModelError(f"manifest of {path} lists {name!r}, which is not a file of the model directory; "
+                             "refusing to load it. Restore the original or retrain")
         f = path / name
         if not f.is_file():
             raise ModelError(f"model file {name} is missing from {path}")
@@ -393,10 +430,16 @@ def load_model(path=None) -> RiskModel:
     for need in ("metadata.json", "features.json", "model.json"):
         if need not in blobs:
             raise ModelError(f"manifest of {path} does not list {need}")
-    meta = json.loads(blobs["metadata.json"])
-    feats = PanelFeatures.from_json(json.loads(blobs["features.json"]))
-    m = json.loads(blobs["model.json"])
-    kind = m["kind"]
+    try:
+        meta = json.loads(blobs["metadata.json"])
+        feats = PanelFeatures.from_json(json.loads(blobs["features.json"]))
+        m = json.loads(blobs["model.json"])
+        kind = m["kind"]
+    except (ValueError, KeyError, TypeError) as e:  # JSONDecodeError is a ValueError
+        if isinstance(e, ModelError):
+            raise
+        raise ModelError(f"model at {path} has unreadable files ({type(e).__name__}: {e}); "
+                         "restore the original or retrain") from None
     if kind not in _IMPL:
         raise ModelError(f"unknown model kind {kind!r}")
     if kind == "lightgbm":
@@ -443,6 +486,7 @@ def train(
     lines=None,
     feature_params: dict | None = None,
     run_name: str | None = None,
+    client=None,
 ) -> RiskModel:
     """Fit a risk model on every labelled row of the panel.
 
@@ -464,11 +508,21 @@ def train(
         Passed to :func:`make_labels`.
     feature_params : dict, optional
         Parameters of :class:`PanelFeatures`.
+    client : distributed.Client, optional
+        With a Dask DataFrame ``panel``: the cluster (see
+        :func:`fanpin_risk.distributed.train_dask` for how that model differs).
 
     Returns
     -------
     RiskModel
     """
+    from .distributed import is_dask
+
+    if is_dask(panel):  # features per partition, trees with lightgbm.DaskLGBMClassifier
+        from .distributed import train_dask
+
+        return train_dask(panel, model, label, client=client, seed=seed, params=params, horizon=horizon, lines=lines,
+                          feature_params=feature_params, log_to_mlflow=log_to_mlflow)
     from .tracking import data_fingerprint
 
     df = _as_panel(panel, lines=lines)
@@ -476,7 +530,12 @@ def train(
     lab = labels["label"]
     has = lab.notna().to_numpy()
     if not has.any():
-        raise ModelError("no labelled rows: every household-year lacks a record in the following year")
+        yrs = sorted({int(v) for v in df["year"].dropna().astype(int)})
+        raise ModelError(
+            f"no labelled rows: training needs households observed in two consecutive years (year t for the "
+            f"features, year t+{horizon} for the label), but the panel has year(s) {yrs} with no household "
+            f"recorded in both t and t+{horizon}; add the following year's records"
+        )
     feats = PanelFeatures(**(feature_params or {})).fit(df[has])
     X = feats.transform(df)
     Xl = X[has]

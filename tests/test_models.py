@@ -88,3 +88,24 @@ def test_lightgbm_beats_baselines_on_fixture():
                  params={"lightgbm": {"n_estimators": 150}})
     po = r.pooled.set_index("model")
     assert po.loc["lightgbm", "pr_auc"] > po.loc["rule", "pr_auc"]
+
+
+def test_lightgbm_is_monotone_in_income_and_guarantees():
+    from fanpin_risk.models import MONOTONE
+    from fanpin_risk.simulate import simulate
+
+    p = simulate(1500, years=range(2020, 2024), seed=11)
+    m = train(p, "lightgbm", params=FAST, log_to_mlflow=False)
+    X = m.transform(p)
+    base = m.raw_from_features(X)
+    for feat, sign in MONOTONE.items():
+        if feat not in X.columns:
+            continue
+        step = X[feat].abs().median() if X[feat].abs().median() > 0 else 1.0
+        moved = m.raw_from_features(X.assign(**{feat: X[feat] + step}))
+        # more income never raises the raw score; another failing guarantee never lowers it
+        assert np.all(sign * (moved - base) >= -1e-9), feat
+    # switched off, the constraint is gone from the saved parameters
+    free = train(p, "lightgbm", params={**FAST, "monotone": {}}, log_to_mlflow=False)
+    assert "monotone_constraints" in m._impl.state["params"]
+    assert "monotone_constraints" not in free._impl.state["params"]
