@@ -52,6 +52,11 @@ _DIBAO = {2019: 5300.0, 2020: 5962.0, 2021: 6362.0, 2022: 6985.0, 2023: 7300.0, 
 _WAGE_INDEX = {2019: 0.84, 2020: 0.88, 2021: 0.95, 2022: 1.17, 2023: 1.24, 2024: 1.30, 2025: 1.36}
 _COVID_MONTHS = {2020: (0.85, 0.90, 0.95), 2022: (0.94, 0.96, 0.98)}  # 省外 / 省内县外 / 县内
 _JOB_LOSS = {2020: 0.08, 2022: 0.06}
+# Persistent earning component (AR(1)) and dibao / tekun gap filling.
+_RHO = 0.88            # year-to-year persistence of the household earning shock
+_SD_PERM = 0.20        # its stationary standard deviation (log wage)
+_DIBAO_FILL = 0.75     # dibao pays this share of the gap between the standard and assessed income
+_TEKUN_FILL = 0.7      # tekun: share of the gap to 1.2 × the dibao standard
 _PRICE_INDEX = {2019: 0.95, 2020: 1.0, 2021: 1.05, 2022: 1.10, 2023: 1.13, 2024: 1.16, 2025: 1.19}
 
 
@@ -294,15 +299,18 @@ def simulate(
     pension_ins = rng.random((n, _S)) < 0.93
     pwj_months = np.zeros((n, _S), dtype=int)
     returned = np.zeros((n, _S), dtype=bool)   # came home after losing work: stays home more
+    months_eff = rng.normal(0.0, 1.0, (n, _S))  # persistent member effect on migrant months
+    u_main = rng.random(n)                     # persistent propensity of the main earner to stay home
     born = np.zeros(n, dtype=bool)
 
     # ---------------------------------------------------------------- household state
-    e_shock = rng.normal(0.0, 0.14, n)
+    e_shock = rng.normal(0.0, _SD_PERM, n)
+    loss_prev = np.zeros(n)
     housing_ok = ~(rng.random(n) < np.where(exited, 0.002, 0.006))
     water_ok = ~(rng.random(n) < np.where(exited, 0.002, 0.004))
     dibao = np.zeros(n, dtype=bool)
     tekun = np.zeros(n, dtype=bool)
-    prev_pre_pc = np.full(n, np.nan)
+    prev_base_pc = np.full(n, np.nan)          # last year's per-capita income without dibao / tekun
     prev_pc = np.full(n, np.nan)
     ident_m = np.zeros(n, dtype=int)            # YYYYMM of the latest identification, 0 = never
     elim_m = np.zeros(n, dtype=int)             # YYYYMM of its elimination, 0 = not eliminated
@@ -353,7 +361,7 @@ def simulate(
             rel[hd, new_head[hd]] = 0
             # Slot 0 must stay the head for the flattening order; swap member attributes.
             for arr in (active, age, rel, sex, track, dropout, old_edu, fixed_edu, chronic, serious, disabled,
-                        u_skill, skilled, u_work, place, wage_eff, insured, pension_ins, pwj_months, returned):
+                        u_skill, skilled, u_work, months_eff, place, wage_eff, insured, pension_ins, pwj_months, returned):
                 tmp = arr[hd, 0].copy()
                 arr[hd, 0] = arr[hd, new_head[hd]]
                 arr[hd, new_head[hd]] = tmp
@@ -403,7 +411,7 @@ def simulate(
         c_sev = rng.uniform(0.2, 0.7, K) * c_hit
         disaster = hh_alive & (((c_hit[county]) & (rng.random(n) < 0.55)) | (rng.random(n) < 0.01))
         loss = np.where(disaster, np.maximum(c_sev[county], 0.25) * rng.uniform(0.5, 1.0, n), 0.0)
-        e_shock = 0.7 * e_shock + rng.normal(0.0, 0.10, n)
+        e_shock = _RHO * e_shock + rng.normal(0.0, _SD_PERM * np.sqrt(1 - _RHO ** 2), n)
 
         # ------------------------------------------------ wage work
         care = (active & (serious | (lab == 3))).any(axis=1)
@@ -415,20 +423,25 @@ def simulate(
         main = np.where(can_work & labour, u_work, 9.0).argmin(axis=1)
         is_main = np.zeros((n, _S), dtype=bool)
         is_main[np.arange(n), main] = (can_work & labour)[np.arange(n), main]
-        base_p = np.where(is_main, np.where(age <= 55, 0.98, 0.85), base_p)
+        base_p = np.where(is_main, np.where(age <= 55, 0.98, 0.9), base_p)
         p_work = base_p * np.where(care[:, None], np.where(is_main, 0.95, 0.6), 1.0) + 0.3 * emp_help[:, None] - 0.35 * returned
-        works = can_work & (np.where(is_main, rng.random((n, _S)), 0.7 * u_work + 0.3 * rng.random((n, _S))) < p_work)
-        plc = np.where(lab == 2, 3, place)
-        months = np.clip(np.choose(plc - 1, [10.5, 10.0, 8.5]) + rng.normal(0, 1.5, (n, _S)), 1, 12)
+        # Whether a member works is mostly a persistent trait (the main earner's too).
+        u_now = np.where(is_main, 0.95 * u_main[:, None], 0.9 * u_work) + np.where(is_main, 0.05, 0.1) * rng.random((n, _S))
+        works = can_work & (u_now < p_work)
+        # Returned migrants work locally, fewer months, until they leave again.
+        plc = np.where((lab == 2) | returned, 3, place)
+        months = np.clip(np.choose(plc - 1, [10.5, 10.0, 8.5]) + months_eff + rng.normal(0, 0.7, (n, _S)), 1, 12)
+        months = np.where(returned, 0.75 * months, months)
         if y in _COVID_MONTHS:
             months = months * np.choose(plc - 1, list(_COVID_MONTHS[y]))
         lost = works & (rng.random((n, _S)) < _JOB_LOSS.get(y, 0.035))
         months = np.where(lost, months * rng.uniform(0.2, 0.6, (n, _S)), months)
         months = np.where(works, np.clip(np.round(months), 1, 12), 0).astype(int)
-        returned = lost & (rng.random((n, _S)) < 0.5)
+        # Job loss sends some workers home; they recover over one to two years.
+        returned = (lost & (rng.random((n, _S)) < 0.6)) | (returned & ~lost & (rng.random((n, _S)) < 0.5))
         shock_job = lost.any(axis=1)
-        mwage = (np.choose(plc - 1, [3900.0, 3200.0, 2400.0]) * wi * np.where(skilled, 1.3, 1.0)
-                 * np.where(lab == 2, 0.6, 1.0) * np.exp(0.35 * ability[:, None] + 0.3 * e_shock[:, None] + wage_eff))
+        mwage = (np.choose(plc - 1, [4050.0, 3330.0, 2500.0]) * wi * np.where(skilled, 1.3, 1.0)
+                 * np.where(lab == 2, 0.6, 1.0) * np.exp(0.35 * ability[:, None] + e_shock[:, None] - _SD_PERM ** 2 / 2 + wage_eff))
         mwage = np.clip(mwage, 800.0, 30000.0)
         pwj = np.where(active & (age >= 16) & (age < 70), pwj_months, 0)
         wage = (months * mwage).sum(axis=1) + (pwj * 800.0 * wi).sum(axis=1)
@@ -448,7 +461,9 @@ def simulate(
         home_lab = (active & (lab <= 2) & (age >= 16) & (age <= 74) & (months <= 6) & ~student).sum(axis=1)
         home_gross = np.minimum(home_lab, 2) * 4400.0 * pi * np.exp(0.25 * ability + rng.normal(0, 0.2, n))
         home_exp = np.minimum(home_lab, 2) * 1700.0 * pi
-        income_business = (farm_gross + home_gross) * (1 - loss) + proj_gross
+        # A disaster also hurts the next year's output (lost livestock, damaged fields).
+        dmg = np.clip(loss + 0.35 * loss_prev, 0.0, 0.95)
+        income_business = (farm_gross + home_gross) * (1 - dmg) + proj_gross
         expense_business = farm_exp + home_exp + proj_exp
         # Land nobody farms is rented out; exited households get dividends from assistance assets.
         income_property = (np.where(farmer, 0.0, land * 350.0 * pi) + np.where(exited, rng.uniform(200, 800, n), 0.0)
@@ -461,20 +476,23 @@ def simulate(
         pension = (active & (age >= 60) & pension_ins).sum(axis=1) * 2000.0 * 1.05 ** (y - 2020)
         subsidies = 110.0 * land * farmer + 250.0 + np.where(exited, 700.0, 0.0)
         dis_sub = (active & disabled & (lab >= 2)).sum(axis=1) * 1100.0
-        support = elder_support * (active & (age >= 65)).sum(axis=1) * 1500.0
+        support = elder_support * (active & (age >= 65)).sum(axis=1) * 2300.0 * wi
         yulu = np.where(exited | (ident_m > 0), (active & np.isin(stat, (10, 11))).sum(axis=1) * 3000.0, 0.0)
         no_lab = n_lab == 0
         # 特困: nobody able to work or to support, no children; take-up is partial.
         frail = (active & (lab >= 3) & ((age >= 60) | disabled)).sum(axis=1) == size
         tekun = hh_alive & frail & (size <= 2) & np.where(tekun, rng.random(n) < 0.97, rng.random(n) < 0.3)
-        # Dibao is assessed on last year's income (means test lag), so it responds with a delay.
-        ref_pc = np.where(np.isnan(prev_pre_pc), pre_pc * np.exp(rng.normal(0, 0.2, n)), prev_pre_pc)
-        under = ref_pc < dstd_prev
+        # Dibao is assessed on last year's income without dibao/tekun (pensions and support count;
+        # a means test with a lag) and fills only part of the gap to the standard, so households on
+        # dibao stay close to the line. Not every eligible household takes it up.
+        base_pc = (pre_total + pension + subsidies + dis_sub + support + yulu) / size_safe
+        ref_pc = np.where(np.isnan(prev_base_pc), base_pc * np.exp(rng.normal(0, 0.2, n)), prev_base_pc)
         monitored_now = (ident_m > 0) & (elim_m == 0)
-        take = np.where(monitored_now & no_lab, 0.95, np.where(dibao, 0.9, np.where(exited, 0.8, 0.55)))
+        under = ref_pc < dstd_prev
+        take = np.where(monitored_now & no_lab, 0.95, np.where(dibao, 0.9, np.where(exited, 0.8, 0.65)))
         dibao = hh_alive & ~tekun & under & (rng.random(n) < take)
-        dibao_amt = np.where(dibao, size_safe * np.clip(dstd_prev - ref_pc, 0.35 * dstd, 0.8 * dstd), 0.0)
-        tekun_amt = np.where(tekun, size_safe * 1.3 * dstd, 0.0)
+        dibao_amt = np.where(dibao, size_safe * np.clip(_DIBAO_FILL * (dstd_prev - ref_pc), 0.1 * dstd, 0.6 * dstd), 0.0)
+        tekun_amt = np.where(tekun, size_safe * np.clip(_TEKUN_FILL * (1.2 * dstd_prev - ref_pc), 0.3 * dstd, 1.3 * dstd), 0.0)
         income_transfer = pension + subsidies + dis_sub + support + yulu + dibao_amt + tekun_amt
         net = pre_total + income_transfer
         pc = net / size_safe
@@ -495,11 +513,11 @@ def simulate(
 
         # ------------------------------------------------ guarantees (两不愁三保障)
         poor = pc < line
-        housing_ok = np.where(housing_ok, ~(rng.random(n) < 0.0015 + 0.05 * loss + 0.004 * poor),
+        housing_ok = np.where(housing_ok, ~(rng.random(n) < 0.001 + 0.05 * loss + 0.006 * poor),
                               rng.random(n) < np.where(monitored_now, 0.85, 0.45))
         water_ok = np.where(water_ok, ~(rng.random(n) < 0.001 + 0.03 * loss + 0.002 * poor),
                             rng.random(n) < np.where(monitored_now, 0.9, 0.5))
-        lapse = active & (rng.random((n, _S)) < np.where(covered, 0.0012, 0.003)[:, None] * (1 + 2 * poor[:, None]))
+        lapse = active & (rng.random((n, _S)) < np.where(covered, 0.0008, 0.0018)[:, None] * (1 + 4 * poor[:, None]))
         insured = np.where(insured, ~lapse, rng.random((n, _S)) < 0.75)
         insured[~active] = True
         med_ok = (insured | ~active).all(axis=1)
@@ -513,7 +531,7 @@ def simulate(
         bottom = no_lab & (dibao | tekun)
         elig = (was_monitored & (ratio >= 1.0) & guarantees_ok
                 & (rigid < 0.8 * np.maximum(net, 1.0)))
-        p_elim = np.where(bottom, 0.25, np.where(ratio >= 1.3, 0.95, 0.8)) * (0.8 + 0.2 * cap_c[county])
+        p_elim = np.where(bottom, 0.25, np.where(ratio >= 1.3, 0.97, 0.88)) * (0.9 + 0.1 * cap_c[county])
         do_elim = elig & (rng.random(n) < p_elim)
         id_y, id_mo = ident_m // 100, ident_m % 100
         earliest = np.where(id_y * 12 + id_mo + 6 > y * 12 + 0, (id_y * 12 + id_mo + 6) - y * 12, 1)
@@ -534,15 +552,15 @@ def simulate(
         edu_flag = expense_education > 10000.0
         warn_flag = disaster & (ratio < 1.5)
         cap = cap_c[county]
-        p_none = ((1 - np.where(below, 0.2, np.where(sudden, 0.16, np.where(near, 0.10, 0.0))) * np.where(exited, 1.2, 1.0))
-                  * (1 - cap * np.where(below, 0.35, np.where(sudden, 0.15, np.where(near, 0.25, 0.0))))
+        p_none = ((1 - np.where(sudden, 0.22, np.where(below, 0.15, np.where(near, 0.07, 0.0))) * np.where(exited, 1.1, 1.0))
+                  * (1 - cap * np.where(sudden, 0.25, np.where(below, 0.28, np.where(near, 0.18, 0.0))))
                   * (1 - np.where(med_flag & (sudden | below | near), 0.55, 0.0))
                   * (1 - np.where(edu_flag & (sudden | below | near), 0.4, 0.0))
                   * (1 - np.where(warn_flag & (below | near | sudden), 0.35, 0.0)))
-        p_id = np.clip((1 - p_none) * 0.85 * detection, 0, 1)
+        p_id = np.clip((1 - p_none) * 0.68 * detection, 0, 1)
         candidate = hh_alive & (~was_monitored) & ~(do_elim) & ((elim_m == 0) | (elim_m // 100 < y)) & (pc <= 20000)
         new = candidate & (below | near | sudden) & (rng.random(n) < p_id)
-        sudden_cat = sudden & (~below | (rng.random(n) < np.where(exited, 0.25, 0.55)))
+        sudden_cat = sudden & (~below | (rng.random(n) < np.where(exited, 0.7, 0.75)))
         cat_new = np.where(sudden_cat, 3, np.where(exited, 1, 2)).astype(np.int8)
         category = np.where(new, cat_new, category).astype(np.int8)
         monitored_ord |= new & ~exited
@@ -585,7 +603,7 @@ def simulate(
         lab_or_weak = (active & (lab <= 2) & (age >= 16) & (age < 70)).any(axis=1)
         # Development help follows identification; households still tracked are topped up.
         dev = lab_or_weak & (new | (monitored_end & (rng.random(n) < 0.35)))
-        pwj_new = dev & (rng.random(n) < 0.5)
+        pwj_new = dev & (rng.random(n) < 0.6)
         # The public-welfare job goes to the adult with the fewest migrant months.
         score = np.where(active & (lab <= 2) & (age >= 16) & (age < 70), -months + rng.random((n, _S)), -99)
         who = score.argmax(axis=1)
@@ -637,7 +655,8 @@ def simulate(
                 "lab": lab[hh_idx, slot], "place": workplace[hh_idx, slot], "months": months[hh_idx, slot],
                 "pwj": pwj[hh_idx, slot], "ins": insured[hh_idx, slot], "pens": pension_ins[hh_idx, slot],
             })
-        prev_pre_pc = pre_pc
+        prev_base_pc = base_pc
+        loss_prev = loss
         prev_pc = pc
 
     households = _assemble_households(hh_rows, province)

@@ -155,6 +155,51 @@ def test_label_rate_and_signal(big):
     assert lab[~low].sum() > 0.3 * lab.sum()
 
 
+def _next_year(df: pd.DataFrame, values: pd.Series) -> pd.Series:
+    # Value of the household's next-year row, aligned on year t (missing when no t + 1 row).
+    nxt = values.groupby(df["household_id"]).shift(-1)
+    nyr = df.groupby("household_id")["year"].shift(-1)
+    return nxt[nyr == df["year"] + 1]
+
+
+def test_income_poverty_is_persistent(big):
+    # Poverty persists: a household below the line this year is often below it next year (dibao fills
+    # only part of the gap, earnings have a persistent component), far more often than others.
+    d = big[big.year >= 2021]
+    ratio = d.net_income_per_capita / d.monitoring_line
+    below = ratio < 1.0
+    nxt = _next_year(d, below.astype(float))
+    now = below.loc[nxt.index]
+    p_stay = nxt[now].mean()
+    assert 0.3 <= p_stay <= 0.6
+    assert p_stay > 4 * nxt[~now].mean()
+    # Log income relative to the line is strongly correlated year to year, but not frozen.
+    lr = np.log(ratio.clip(lower=0.05))
+    nlr = _next_year(d, lr)
+    corr = np.corrcoef(lr.loc[nlr.index], nlr)[0, 1]
+    assert 0.55 <= corr <= 0.85
+    # Households on dibao stay close to the line: dibao does not lift them far above it.
+    dib = d.receives_dibao.astype(bool)
+    assert 0.8 <= ratio[dib].median() <= 1.6
+
+
+def test_label_steeply_decreasing_in_income(big):
+    lab = _label(big)
+    x = big.loc[lab.index]
+    ratio = x.net_income_per_capita / x.monitoring_line
+    low, mid, high = lab[ratio < 0.8].mean(), lab[(ratio >= 1.2) & (ratio < 2.0)].mean(), lab[ratio > 3.0].mean()
+    assert low >= 3 * high
+    assert low > mid > high
+    assert low >= 0.25
+
+
+def test_tracked_households_not_newly_identified_again(big):
+    # A household identified and not yet eliminated is never newly identified the next year.
+    tracked = big.identification_month.notna() & ~big.risk_eliminated.astype("boolean").fillna(False).astype(bool)
+    nxt = _next_year(big, big.newly_identified.astype(float))
+    assert nxt[tracked.loc[nxt.index]].sum() == 0
+
+
 def _share(df, year, col, value):
     d = df[df.year.eq(year)]
     return d[col].eq(value).mean()
