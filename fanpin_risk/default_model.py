@@ -46,6 +46,21 @@ def _fmt(v) -> str:
         return str(v)
 
 
+def _run_links(train_run: str | None, backtest_runs: dict) -> str:
+    """Model-card lines linking the MLflow runs (open them with ``fanpin-risk ui``)."""
+    if not train_run:
+        return "- Not logged to MLflow (rebuilt with logging off)."
+    try:
+        from .tracking import run_url
+
+        url = run_url(train_run)
+        bt = ", ".join(f"[{m}]({run_url(r)})" for m, r in backtest_runs.items())
+    except Exception:  # the card must be written even when the store is gone
+        return f"- MLflow training run id: `{train_run}`; backtest run ids: {backtest_runs}."
+    return (f"- MLflow training run: [{train_run}]({url}) (start the UI with `fanpin-risk ui`, then open the link);\n"
+            f"  backtest runs: {bt or 'none'}.")
+
+
 def model_card(model, bt, timings: dict, n: int, seed: int) -> str:
     meta = model.metadata
     tag = bt.settings["tag"]
@@ -72,7 +87,7 @@ Rebuild with `fanpin-risk train --default` (one command; simulates, backtests, t
   labelled years with the early-stopped size.
 - Features: {len(model.feature_names_)} household-history features (`PanelFeatures`), dated at or before the scored year.
 - Package version {meta['package_version']}, model schema version {meta['schema_version']}, seed {meta['seed']}.
-- MLflow training run id: `{run}`; backtest run ids: {bt.run_ids}.
+{_run_links(run, bt.run_ids)}
 
 ## Data
 - **Simulated**, not real: `fanpin_risk.simulate.simulate(n_households={n}, years=2020–2025, seed={seed}, province="全国")`,

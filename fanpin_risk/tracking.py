@@ -1,10 +1,17 @@
 """MLflow tracking for train and backtest runs.
 
-Tracking URI: ``$MLFLOW_TRACKING_URI`` when set, else
-``sqlite:///<cwd>/mlruns/mlflow.db`` with artifacts under ``<cwd>/mlruns/artifacts``.
+Tracking URI: ``$MLFLOW_TRACKING_URI`` when set, else the project's store:
+the nearest ``mlruns/`` folder found walking up from the current directory (the
+way git finds ``.git``, so a notebook run from ``notebooks/`` logs into the
+project's ``mlruns/``), else ``./mlruns`` created; the store is
+``sqlite:///<root>/mlruns/mlflow.db`` with artifacts under ``<root>/mlruns/artifacts``.
 Every run goes to one experiment (``fanpin_risk``, or ``$FANPIN_MLFLOW_EXPERIMENT``),
-so the MLflow UI compares models side by side. Runs carry the data fingerprint
-(row/household counts, years, sha256 of the canonical data) — never rows or ids.
+so the MLflow UI compares models side by side. Runs are named
+``"<kind> · <model> · <YYYY-MM-DD HH:MM>"`` and tagged ``kind``, ``model`` and
+``label``; every backtest run logs the same metric names (``pooled_*``, per
+year as ``<metric>_<year>`` and as ``<metric>`` with ``step=year``). Runs carry
+the data fingerprint (row/household counts, years, sha256 of the canonical
+data) — never rows or ids.
 """
 
 from __future__ import annotations
@@ -34,18 +41,78 @@ def data_fingerprint(df: pd.DataFrame) -> dict:
             "first_year": yrs[0] if yrs else None, "last_year": yrs[-1] if yrs else None, "sha256": h.hexdigest()}
 
 
+def find_store(start: str | os.PathLike | None = None, *, create: bool = True) -> Path:
+    """The project's ``mlruns/`` folder: the nearest one at or above ``start``.
+
+    Parameters
+    ----------
+    start : path, optional
+        Where to start looking (default the current directory).
+    create : bool, default True
+        Create ``<start>/mlruns/artifacts`` when no ``mlruns/`` folder is found.
+
+    Returns
+    -------
+    pathlib.Path
+        The ``mlruns`` folder (absolute).
+    """
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "mlruns").is_dir():
+            return d / "mlruns"
+    root = here / "mlruns"
+    if create:
+        (root / "artifacts").mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def store_uris(store: str | os.PathLike | None = None) -> tuple[str, str | None]:
+    """(tracking URI, artifact root URI or None) of the store that runs go to.
+
+    Parameters
+    ----------
+    store : path, optional
+        An ``mlruns`` folder (or the folder holding one). Default:
+        ``$MLFLOW_TRACKING_URI`` when set (a ``sqlite:///`` store keeps its
+        artifacts in ``artifacts/`` next to the database; other stores use
+        MLflow's own default), else :func:`find_store`.
+    """
+    if store is None:
+        uri = os.environ.get("MLFLOW_TRACKING_URI")
+        if uri and uri.startswith("sqlite:///"):
+            # Artifacts next to the database, not in ./mlruns of whatever the cwd is.
+            return uri, (Path(uri[len("sqlite:///"):]).resolve().parent / "artifacts").as_uri()
+        if uri:
+            return uri, None
+        root = find_store()
+    else:
+        root = Path(store).resolve()
+        if root.name != "mlruns" and (root / "mlruns").is_dir():
+            root = root / "mlruns"
+        (root / "artifacts").mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri()
+
+
+def run_url(run_id: str, experiment_id: str | None = None, *, host: str = "127.0.0.1", port: int = 5000) -> str:
+    """URL of a run in the MLflow UI started by ``fanpin-risk ui`` (default host and port)."""
+    if experiment_id is None:
+        import mlflow
+
+        experiment_id = mlflow.get_run(run_id).info.experiment_id
+    return f"http://{host}:{port}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def default_run_name(kind: str, model: str) -> str:
+    """Run name shown in the MLflow UI: ``"backtest · lightgbm · 2026-11-25 21:40"``."""
+    return f"{kind} · {model} · {time.strftime('%Y-%m-%d %H:%M')}"
+
+
 def _setup():
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    uri, artifact_location = store_uris()
     exp_name = os.environ.get("FANPIN_MLFLOW_EXPERIMENT", EXPERIMENT)
-    artifact_location = None
-    if not uri:
-        root = Path.cwd() / "mlruns"
-        (root / "artifacts").mkdir(parents=True, exist_ok=True)
-        uri = f"sqlite:///{root / 'mlflow.db'}"
-        artifact_location = (root / "artifacts").as_uri()
     mlflow.set_tracking_uri(uri)
     exp = mlflow.get_experiment_by_name(exp_name)
     if exp is None:
@@ -143,16 +210,13 @@ def log_model(mlflow, model, name: str = "model") -> None:
 
 
 # --------------------------------------------------------------------------- runs
-def _stamp() -> str:
-    return time.strftime("%Y%m%d-%H%M%S")
-
-
 def log_train_run(model, run_name: str | None = None) -> str:
     """Log one training run (params, label, fingerprint, in-sample metrics, model). Returns the run id."""
     mlflow = _setup()
     meta = model.metadata
-    with mlflow.start_run(run_name=run_name or f"train-{model.kind}-{_stamp()}") as run:
-        mlflow.set_tags({"model": model.kind, "kind": "train", "label_definition": meta["label"]["definition"],
+    with mlflow.start_run(run_name=run_name or default_run_name("train", model.kind)) as run:
+        mlflow.set_tags({"model": model.kind, "kind": "train", "label": meta["label"]["definition"],
+                         "label_definition": meta["label"]["definition"],
                          "package_version": meta["package_version"]})
         params = {"model": model.kind, "seed": meta["seed"], "train_years": meta["train_years"],
                   "n_train_rows": meta["n_train_rows"], "label": meta["label"], "params": meta["params"],
@@ -169,17 +233,18 @@ def log_train_run(model, run_name: str | None = None) -> str:
 def log_backtest_run(result, *, model_name: str, params: dict, run_name: str | None = None, log_model_obj=None) -> str:
     """Log one backtest run for one model: per-year metrics (step=year), pooled metrics, tables, plots."""
     mlflow = _setup()
-    with mlflow.start_run(run_name=run_name or f"backtest-{model_name}-{_stamp()}") as run:
-        mlflow.set_tags({"model": model_name, "kind": "backtest", "label_definition": params.get("label", {}).get("definition", "")})
+    with mlflow.start_run(run_name=run_name or default_run_name("backtest", model_name)) as run:
+        label = params.get("label", {})
+        mlflow.set_tags({"model": model_name, "kind": "backtest", "label": label.get("definition", ""),
+                         "label_definition": label.get("definition", "")})
         mlflow.log_params({k: str(v)[:500] for k, v in _flat(params).items()})
         py = result.per_year[result.per_year["model"] == model_name]
         for row in py.to_dict("records"):
             yr = int(row["year"])
-            for k, v in row.items():
-                if k in ("model", "year") or not _finite(v):
-                    continue
-                mlflow.log_metric(k, float(v), step=yr)
-                mlflow.log_metric(f"{k}_{yr}", float(v))
+            vals = {k: float(v) for k, v in row.items() if k not in ("model", "year") and _finite(v)}
+            # One batch per year: a sqlite store commits each log call separately.
+            mlflow.log_metrics(vals, step=yr)
+            mlflow.log_metrics({f"{k}_{yr}": v for k, v in vals.items()})
         po = result.pooled[result.pooled["model"] == model_name]
         for row in po.to_dict("records"):
             mlflow.log_metrics({f"pooled_{k}": float(v) for k, v in row.items() if k != "model" and _finite(v)})
