@@ -64,23 +64,21 @@ def _as_panel(obj, *, lines=None, default_province: str | None = None) -> pd.Dat
     pandas.DataFrame
         Canonical frame (a copy), ``monitoring_line`` filled, index kept.
     """
-    if isinstance(obj, (str, Path)):
-        from .read import read_panel  # lazy: read.py belongs to another module
-
-        obj = read_panel(obj)[0]
-    if not isinstance(obj, pd.DataFrame):
+    if not isinstance(obj, (str, Path, pd.DataFrame)):
         raise ContractError(f"expected a DataFrame or a path, got {type(obj).__name__}")
-    df = obj
-    hm = contract.header_map()
     dtypes = contract.canonical_dtypes()
-    needs_rename = any(c not in dtypes and contract.normalize_header(c) in hm for c in df.columns)
-    if needs_rename:
-        df = df.rename(columns={c: hm.get(contract.normalize_header(c), c) for c in df.columns})
-        dup = df.columns[df.columns.duplicated()].tolist()
-        if dup:
-            raise ContractError(f"two columns map to the same field(s) {dup}; keep one of each")
-    wrong = [c for c, dt in dtypes.items() if c in df.columns and str(df[c].dtype) != dt]
-    df = contract.to_canonical_dtypes(_coerce_bools(df.copy())) if wrong else df.copy()
+    if isinstance(obj, pd.DataFrame):
+        hm = contract.header_map()
+        needs_rename = any(c not in dtypes and contract.normalize_header(c) in hm for c in obj.columns)
+        wrong = [c for c, dt in dtypes.items() if c in obj.columns and str(obj[c].dtype) != dt]
+    if isinstance(obj, (str, Path)) or needs_rename or wrong:
+        # Anything but an already canonical frame (a file, Chinese headers, 是/否,
+        # "1,200 元", ...) goes through the one parser, which also validates.
+        from .read import read_panel
+
+        df = read_panel(obj, lines=lines, province=default_province)[0]
+    else:
+        df = obj.copy()
     for col in ("household_id", "year"):
         if col not in df.columns:
             raise ContractError(f"panel lacks required column {col!r} ({contract.zh_headers()[col]})")
@@ -121,22 +119,6 @@ def _or_known(series: list[pd.Series], index=None) -> pd.Series:
     out = anyt.astype("boolean")
     out[~known] = pd.NA
     return out
-
-
-_BOOL_MAP = {"是": True, "否": False, "true": True, "false": False, "1": True, "0": False, "y": True, "n": False,
-             "yes": True, "no": False, "t": True, "f": False, "1.0": True, "0.0": False}
-
-
-def _coerce_bools(df: pd.DataFrame) -> pd.DataFrame:
-    for c in contract.fields_of_type("boolean"):
-        if c in df.columns and df[c].dtype.kind not in "bf" and str(df[c].dtype) != "boolean":
-            s = df[c]
-            mapped = s.map(lambda v: v if isinstance(v, (bool, np.bool_)) else _BOOL_MAP.get(str(v).strip().lower()) if pd.notna(v) else None)
-            bad = s.notna() & mapped.isna()
-            if bad.any():
-                raise ContractError(f"{c}: value {s[bad].iloc[0]!r} is not a yes/no value (是/否)")
-            df[c] = mapped.astype("boolean")
-    return df
 
 
 def _next_rows(panel: pd.DataFrame, horizon: int) -> pd.Series:

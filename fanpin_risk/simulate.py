@@ -13,7 +13,6 @@ over (household × member-slot) arrays, one pass per year.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -70,21 +69,14 @@ def _year_value(table: dict[int, float], year: int, growth: float) -> float:
 
 
 # --------------------------------------------------------------------------- monitoring lines
-def _lines_path() -> Path:
-    # An installed wheel carries the contract inside the package; a checkout has it at the root.
-    for cand in (_PKG / "_data_schema" / "monitoring_lines.csv", _PKG.parent / "data_schema" / "monitoring_lines.csv"):
-        if cand.is_file():
-            return cand
-    raise FileNotFoundError("monitoring_lines.csv not found in fanpin_risk/_data_schema or data_schema/")
-
-
 def monitoring_line_table() -> dict[tuple[str, int], float]:
-    """The packaged monitoring-line table as ``{(province, year): line}``."""
-    with _lines_path().open(encoding="utf-8", newline="") as fh:
-        return {(r["province"].strip(), int(r["year"])): float(r["line"]) for r in csv.DictReader(fh)}
+    """The packaged monitoring-line table (:func:`fanpin_risk.contract.load_lines`) as ``{(province, year): line}``."""
+    t = contract.load_lines()
+    return {(p, int(y)): float(v) for p, y, v in zip(t["province"], t["year"], t["line"])}
 
 
 def _line_for(table: dict[tuple[str, int], float], province: str, year: int) -> float:
+    province = str(contract.normalize_province(province))
     if (province, year) in table:
         return table[(province, year)]
     nat = {y: v for (p, y), v in table.items() if p == contract.NATIONAL}
@@ -472,7 +464,6 @@ def simulate(
         # ------------------------------------------------ transfers
         pre_total = wage + income_business - expense_business + income_property
         size_safe = np.maximum(size, 1)
-        pre_pc = pre_total / size_safe
         pension = (active & (age >= 60) & pension_ins).sum(axis=1) * 2000.0 * 1.05 ** (y - 2020)
         subsidies = 110.0 * land * farmer + 250.0 + np.where(exited, 700.0, 0.0)
         dis_sub = (active & disabled & (lab >= 2)).sum(axis=1) * 1100.0

@@ -80,7 +80,7 @@ def make_panel(n: int = 400, years=range(2020, 2025), seed: int = 0, n_counties:
             "migrant_work_months": rng.uniform(0, 10, n) * (n_labor > 0),
             "n_elderly": n_elderly, "n_children": n_children, "n_students": np.minimum(n_children, rng.binomial(1, 0.7, n)),
             "n_disabled": n_disabled, "n_chronic_ill": rng.binomial(1, 0.15, n), "n_serious_ill": shock_ill.astype(int),
-            "income_wage": wage, "income_business": inc_bus, "expense_business": exp_bus, "income_property": prop,
+            "income_wage": wage, "income_business": np.maximum(inc_bus, 0.0), "expense_business": exp_bus, "income_property": prop,
             "income_transfer": transfer, "income_insurance_claims": np.where(shock_ill, 2000.0, 0.0),
             "net_income_per_capita": pc, "expense_medical": med, "expense_education": edu,
             "housing_safe": housing, "drinking_water_safe": water, "compulsory_education_ok": rng.random(n) > 0.01,

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from _panel_fixture import make_panel

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import fanpin_risk.explain  # noqa: F401  - make `from . import explain` in score() see the module
 from fanpin_risk import contract
 from fanpin_risk.errors import ContractError, FanpinError, MissingLineError, ModelError, ReadError
 from fanpin_risk.models import train

@@ -13,7 +13,6 @@ import pickle
 import numpy as np
 import pytest
 
-import fanpin_risk.explain  # noqa: F401  - make `from . import explain` in score() see the module
 from _panel_fixture import make_panel
 from fanpin_risk.errors import ModelError
 from fanpin_risk.models import load_model, train

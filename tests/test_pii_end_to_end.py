@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fanpin_risk.explain  # noqa: F401  - make `from . import explain` in score() see the module
 from fanpin_risk import contract
 from fanpin_risk.privacy import is_id_card, is_phone
 from fanpin_risk.read import read_panel
