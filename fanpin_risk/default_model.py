@@ -82,7 +82,7 @@ def model_card(model, bt, timings: dict, n: int, seed: int) -> str:
 Rebuild with `fanpin-risk train --default` (one command; simulates, backtests, trains, writes this card).
 
 ## Model
-- Kind: LightGBM ({meta['estimator'].get('best_iteration')} trees after early stopping, ≤ 300; 15 leaves), Platt calibration
+- Kind: LightGBM ({meta['estimator'].get('best_iteration')} trees after early stopping, ≤ 300; {model._impl.state['params']['num_leaves']} leaves, learning rate {model._impl.state['params']['learning_rate']}), Platt calibration
   fitted out of time on the last training year ({meta['estimator'].get('validation_fold')}); booster refitted on all
   labelled years with the early-stopped size.
 - Features: {len(model.feature_names_)} household-history features (`PanelFeatures`), dated at or before the scored year.

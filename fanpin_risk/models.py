@@ -42,10 +42,14 @@ from .labels import _as_panel, make_labels
 SCHEMA_VERSION = 1
 MODEL_KINDS = ("rule", "scorecard", "lightgbm")
 
+# Model size is a cost: exact TreeSHAP for the reasons grows with trees × leaves.
+# On simulate(20000, seed=0) (rolling backtest, pooled, n_boot=0) 0.05 × 15 leaves
+# (297 trees) gave PR AUC 0.418 / recall@10 % 0.410 at 0.50 ms per explained row;
+# 0.1 × 7 leaves (227 trees) gives 0.417 / 0.412 at 0.115 ms per row (2 cores).
 LGB_DEFAULTS: dict[str, Any] = {
     "objective": "binary",
-    "learning_rate": 0.05,
-    "num_leaves": 15,
+    "learning_rate": 0.1,
+    "num_leaves": 7,
     "max_depth": -1,
     "min_data_in_leaf": 50,
     "feature_fraction": 0.8,

@@ -153,7 +153,10 @@ def test_scenarios_main_risk_type_and_measures():
              & X["ratio_to_line"].between(1.0, 2.0).to_numpy()]
     calm_ids = list(cand["其他"].sort_values(ascending=False, kind="mergesort").index)
     ill, job = calm_ids[0], calm_ids[1]
-    nl = set(last.loc[(last["n_labor"] == 0) & ~last["shock_disaster"].fillna(False).astype(bool), "household_id"])
+    # a household without labour and without illness or medical bills, so the disaster is its story
+    nl = set(last.loc[(last["n_labor"] == 0) & ~last["shock_disaster"].fillna(False).astype(bool)
+                      & (last["n_chronic_ill"].fillna(0) == 0) & (last["n_serious_ill"].fillna(0) == 0)
+                      & (last["expense_medical"].fillna(0) < 500), "household_id"])
     nolab = next(h for h in quiet.index if h in nl)
     line_ill = float(p.loc[(p["household_id"] == ill) & (p["year"] == YEARS[-1]), "monitoring_line"].iloc[0])
     p = _scenario(p, ill, net_income_per_capita=0.8 * line_ill, shock_illness=True, n_serious_ill=lambda v: v.fillna(0) + 1,
