@@ -481,10 +481,11 @@ def main_risk_types(grouped: pd.DataFrame, *, second_share: float = 0.5, min_con
 def format_risk_type_contributions(grouped: pd.DataFrame, *, digits: int = 2) -> pd.Series:
     """'因病 +0.82；缺劳动力 +0.31；...' — non-zero types, largest first (log-odds)."""
     out = []
+    names = list(grouped.columns)  # a list: indexing a pandas Index per cell is slow
+    tiny = 0.5 * 10 ** -digits
     for row in grouped.to_numpy(dtype=float):
         order = np.argsort(-row, kind="stable")
-        parts = [f"{grouped.columns[j]} {row[j]:+.{digits}f}" for j in order if abs(row[j]) >= 0.5 * 10 ** -digits]
-        out.append("；".join(parts))
+        out.append("；".join(f"{names[j]} {row[j]:+.{digits}f}" for j in order if abs(row[j]) >= tiny))
     return pd.Series(out, index=grouped.index, dtype="str")
 
 
@@ -494,13 +495,16 @@ def top_factor_words(contrib: pd.DataFrame, X: pd.DataFrame, *, k: int = 3, lang
     info = {i.feature: i for i in feature_info(list(contrib.columns), map_path)}
     cols = list(contrib.columns)
     C = contrib.to_numpy(dtype=float)
-    Xv = X.reindex(columns=cols)
+    # plain arrays: .iat on a frame per cell dominates the cost for large lists
+    Xv = X.reindex(columns=cols).to_numpy(dtype=float)
+    Xcol = {c: X[c].to_numpy() for c in {i.with_ for i in info.values() if i.with_} if c in X.columns}
     out = []
     sep = "；" if language == "zh" else "; "
     comp_info: dict[str, FeatureInfo] = {}
+    orders = np.argsort(-C, axis=1, kind="stable")[:, : 3 * k]
     for i in range(len(C)):
         row = C[i]
-        order = np.argsort(-row, kind="stable")[: 3 * k]
+        order = orders[i]
         words: list[str] = []
         names_used: set[str] = set()
         for j in order:
@@ -511,12 +515,12 @@ def top_factor_words(contrib: pd.DataFrame, X: pd.DataFrame, *, k: int = 3, lang
             if name in names_used:  # e.g. income in yuan, log and ratio: say it once
                 continue
             names_used.add(name)
-            value = format_value(Xv.iat[i, j], fi.format, language)
-            if fi.with_ and fi.with_ in X.columns:
+            value = format_value(Xv[i, j], fi.format, language)
+            if fi.with_ and fi.with_ in Xcol:
                 comp = comp_info.get(fi.with_)
                 if comp is None:
                     comp = comp_info[fi.with_] = feature_info([fi.with_], map_path)[0]
-                other = format_value(X[fi.with_].iat[i], comp.format, language)
+                other = format_value(Xcol[fi.with_][i], comp.format, language)
                 joiner = "，" if language == "zh" else ", "
                 value = other + joiner + value if fi.format == "ratio_line" else value + joiner + other
             words.append(f"{name} {value}")
