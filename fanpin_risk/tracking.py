@@ -109,7 +109,14 @@ def default_run_name(kind: str, model: str) -> str:
 
 def _setup():
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # a batch job's log should show our progress, not MLflow's store migrations and download bars
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import logging
+
     import mlflow
+
+    for name in ("mlflow", "alembic"):  # raise them again with logging.getLogger("mlflow").setLevel(...)
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     uri, artifact_location = store_uris()
     exp_name = os.environ.get("FANPIN_MLFLOW_EXPERIMENT", EXPERIMENT)
@@ -156,7 +163,7 @@ class FanpinPyfunc(_Base):
 
         self.model = load_model(context.artifacts["model_dir"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         df = pd.DataFrame(model_input)
         p = self.model.predict_proba(df)
         return pd.DataFrame({"probability": p.to_numpy(dtype=float)})
@@ -205,7 +212,9 @@ def log_model(mlflow, model, name: str = "model") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = model.save(Path(tmp) / "model_dir")
         ex = example_rows()
-        mlflow.pyfunc.log_model(name=name, python_model=FanpinPyfunc(), artifacts={"model_dir": str(d)},
+        # models-from-code: the model is logged as a code file, never as a pickle
+        entry = str(Path(__file__).with_name("pyfunc_entry.py"))
+        mlflow.pyfunc.log_model(name=name, python_model=entry, artifacts={"model_dir": str(d)},
                                 signature=_signature(ex), input_example=ex)
 
 

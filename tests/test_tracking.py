@@ -27,6 +27,12 @@ def test_train_logs_run_and_pyfunc(tmp_mlflow):
     out = pm.predict(p.head(6))
     np.testing.assert_allclose(out["probability"].to_numpy(), m.predict_proba(p.head(6)).to_numpy())
     assert out["probability"].between(0, 1).all()
+    # logged as code (models-from-code), so loading it unpickles nothing
+    local = mlflow.artifacts.download_artifacts(f"runs:/{m.mlflow_run_id}/model")
+    from pathlib import Path
+
+    files = [f.name for f in Path(local).rglob("*") if f.is_file()]
+    assert not any(f.endswith((".pkl", ".pickle", ".cloudpickle")) for f in files), files
 
 
 def test_backtest_logs_per_year_metrics(tmp_mlflow):
