@@ -78,7 +78,7 @@ def _as_panel(obj, *, lines=None, default_province: str | None = None) -> pd.Dat
 
         df = read_panel(obj, lines=lines, province=default_province)[0]
     else:
-        df = obj.copy()
+        df = obj.copy(deep=False)  # copy-on-write: the caller's frame is never modified
     for col in ("household_id", "year"):
         if col not in df.columns:
             raise ContractError(f"panel lacks required column {col!r} ({contract.zh_headers()[col]})")

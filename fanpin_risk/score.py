@@ -136,17 +136,19 @@ def _prepare(records: Any, model: Any, *, year: int | None = None, lines=None) -
     panel = _to_panel(records, lines=lines)
     if len(panel) == 0:
         raise ContractError("no household records to score")
-    panel = panel.copy()
+    # shallow: copy-on-write copies only the columns we change, not a frame of millions of rows
+    panel = panel.copy(deep=False)
     panel["household_id"] = panel["household_id"].astype("str")
     years = panel["year"].astype("int64")
     y = int(years.max()) if year is None else int(year)
     if year is not None and not (years == y).any():
         raise ContractError(f"no record for year {y}; the data has {sorted(years.unique().tolist())}")
-    history = panel[years <= y]
+    keep = years <= y
+    history = panel if keep.all() else panel[keep]
     cur = history[history["year"].astype("int64") == y]
     reason = _unscorable_reason(cur)
     bad_idx = reason.index[reason.notna()]
-    history_ok = history.drop(index=bad_idx)
+    history_ok = history.drop(index=bad_idx) if len(bad_idx) else history
     scored_rows = cur.index.difference(bad_idx, sort=False)
     return {"panel": panel, "year": y, "history": history_ok, "current": cur, "scored_rows": scored_rows,
             "unscorable": reason[reason.notna()]}

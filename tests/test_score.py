@@ -182,3 +182,10 @@ def test_scenarios_main_risk_type_and_measures():
     # no household without labour is ever offered employment help
     nl = s[(s["has_labor"] == False) & s["suggested_measures"].notna()]  # noqa: E712
     assert not nl["suggested_measures"].str.contains("就业帮扶").any()
+
+
+def test_score_leaves_the_callers_frame_unchanged():
+    p = panel()
+    before = p.copy(deep=True)
+    score(p, trained(), reasons="none")
+    pd.testing.assert_frame_equal(p, before)
