@@ -6,7 +6,7 @@ prediction in the policy's risk types and ranks households for visits.
 
 The public API is imported lazily, so ``import fanpin_risk`` stays fast and a
 batch job that only reads data does not pay for MLflow or SHAP. ``fanpin_risk.score``,
-``.explain``, ``.simulate``, ``.validate`` and ``.backtest`` are always the functions;
+``.explain``, ``.simulate``, ``.validate``, ``.backtest`` and ``.scenario`` are always the functions;
 import from their modules (``from fanpin_risk.explain import group_by_risk_type``) for the rest.
 
 Main entry points
@@ -22,6 +22,9 @@ backtest(panel, ...)   rolling-origin, out-of-time evaluation of several models
 load_model(path)       load a saved RiskModel (checksummed, no pickle)
 score(records, ...)    ranked list of the latest year with risk tier, reasons and suggested measures
 explain(records, ...)  shap.Explanation for beeswarm and waterfall plots
+scenario(records, shock)  re-score the latest year under a described shock (epidemic, flood, ...)
+feasible_help(records)    the single feasible measure that lowers each household's predicted risk most
+score_followup(records)   ranked follow-up list of households whose risk was eliminated (跟踪回访)
 lookup_line(df)        monitoring line in force for each row
 """
 
@@ -52,6 +55,11 @@ _LAZY: dict[str, str] = {
     "explain": "explain",
     "write_workbook": "report",
     "write_html_report": "report",
+    "scenario": "scenario",
+    "ScenarioResult": "scenario",
+    "feasible_help": "counterfactual",
+    "cohort_backtest": "cohort",
+    "score_followup": "cohort",
     "lookup_line": "contract",
     "load_lines": "contract",
     "FanpinError": "errors",
@@ -74,6 +82,9 @@ if TYPE_CHECKING:  # pragma: no cover - static typing only
     from .read import read_panel
     from .report import write_html_report, write_workbook
     from .score import score
+    from .scenario import ScenarioResult, scenario
+    from .counterfactual import feasible_help
+    from .cohort import cohort_backtest, score_followup
     from .explain import explain
     from .simulate import simulate, write_sample
     from .validate import ValidationReport, validate
@@ -90,7 +101,7 @@ class _Package(types.ModuleType):
         super().__setattr__(name, value)
 
 
-_FUNCTION_OVER_MODULE = frozenset({"score", "explain", "simulate", "validate", "backtest"})
+_FUNCTION_OVER_MODULE = frozenset({"score", "explain", "simulate", "validate", "backtest", "scenario"})
 sys.modules[__name__].__class__ = _Package
 
 

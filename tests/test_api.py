@@ -17,8 +17,8 @@ def test_every_public_name_resolves_and_is_documented():
 def test_stage_functions_stay_functions_after_their_modules_are_imported():
     # report imports the score module, cli imports several: the package attribute
     # must remain the function whatever the import order
-    for mod in ("score", "explain", "simulate", "validate", "backtest", "report", "cli"):
+    for mod in ("score", "explain", "simulate", "validate", "backtest", "scenario", "report", "cli"):
         importlib.import_module(f"fanpin_risk.{mod}")
-    for name in ("score", "explain", "simulate", "validate", "backtest"):
+    for name in ("score", "explain", "simulate", "validate", "backtest", "scenario"):
         obj = getattr(fanpin_risk, name)
         assert callable(obj) and obj.__module__ == f"fanpin_risk.{name}", name
