@@ -32,6 +32,10 @@ INPUT_COLUMNS = (
 )
 
 
+# Identifier and place columns: read elsewhere (household_id) or not at all.
+_NOT_READ = frozenset({"household_id", "province", "county_code", "township_code", "village_code"})
+
+
 def _f(df: pd.DataFrame, col: str) -> np.ndarray:
     """Column as float64 array (NaN for missing or absent)."""
     if col not in df.columns:
@@ -200,7 +204,12 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         order = np.lexsort((year, hid))
         inv = np.empty(n, dtype=np.int64)
         inv[order] = np.arange(n)
-        D = X.iloc[order]
+        # Only the columns the features read, and no reordering copy when the records
+        # are already sorted by household and year (the usual case): at province
+        # size a full sorted copy of the records is gigabytes.
+        D = X[[c for c in X.columns if c not in _NOT_READ]]
+        if not np.array_equal(order, np.arange(n)):
+            D = D.iloc[order]
         h = hid[order]
         yr = year[order]
         cr = float(self.clip_ratio)

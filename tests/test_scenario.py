@@ -132,3 +132,13 @@ def test_cli_scenario(tmp_path, sim, rule_model):
     sheets = pd.read_excel(out, sheet_name=None)
     assert {"summary", "households", "by_township", "by_risk_type", "expected"} <= set(sheets)
     assert len(sheets["households"]) == sim["household_id"].nunique()
+
+
+def test_removing_all_migrant_work_raises_expected_relapses_with_the_default_model(sim):
+    # the packaged LightGBM is monotone in income, so losing all wage work cannot make households look safer
+    res = scenario(sim, [{"type": "migrant_work", "share": 1.0}], None, reasons="none", n_draws=300)
+    e = res.expected
+    assert e.loc["after", "expected"] > e.loc["before", "expected"]
+    assert e.loc["increase", "lo"] > 0
+    h = res.households[res.households["status"] == "scored"]
+    assert h.loc[h["affected"], "delta"].mean() > 0
