@@ -158,28 +158,22 @@ def _run_model_steps(panel, out: Path, *, seed: int, budget: float) -> None:
                       f"{r.main_risk_type or ''}  {r.suggested_measures or ''}", markup=False)
 
 
-def _register_optional() -> None:
-    # Commands of later stages live in their own modules; the CLI offers them
-    # once those modules exist, so the foundation works on its own.
-    import importlib
+def _register_stages() -> None:
+    # Each later stage keeps its commands in its own module (cli_models, cli_score, ...),
+    # next to the code it wraps; they are imported lazily inside each command.
+    from . import cli_models, cli_scenario, cli_score, cli_ui
 
-    for module, names in (
-        ("cli_models", ("train", "backtest")),
-        ("cli_score", ("score", "report")),
-        ("cli_ui", ("ui",)),
-        ("cli_scenario", ("scenario", "help-options", "cohort")),
+    for mod, names in (
+        (cli_models, ("train", "backtest")),
+        (cli_score, ("score", "report")),
+        (cli_ui, ("ui",)),
+        (cli_scenario, ("scenario", "help-options", "cohort")),
     ):
-        try:
-            mod = importlib.import_module(f".{module}", __package__)
-        except ModuleNotFoundError:
-            continue
         for name in names:
-            attr = name.replace("-", "_")
-            if hasattr(mod, attr):
-                app.command(name)(getattr(mod, attr))
+            app.command(name)(getattr(mod, name.replace("-", "_")))
 
 
-_register_optional()
+_register_stages()
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 if __name__ == "__main__":  # pragma: no cover
