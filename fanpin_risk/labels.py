@@ -52,9 +52,11 @@ def _as_panel(obj, *, lines=None, default_province: str | None = None) -> pd.Dat
     Parameters
     ----------
     obj : path, str or DataFrame
-        A file is read with :func:`fanpin_risk.read.read_panel`; a frame with
-        Chinese (or otherwise non-canonical) headers is renamed through the
-        contract's header map and cast to canonical dtypes.
+        A frame already in canonical form (English names, canonical dtypes) is
+        used as it is; a file, or a frame with Chinese/alias headers or raw
+        values (是/否, "1,200 元", ...), goes through
+        :func:`fanpin_risk.read.read_panel`, which parses and validates it
+        (errors raise :class:`~fanpin_risk.errors.ContractError`).
     lines : monitoring-line table, optional
         Passed to :func:`fanpin_risk.contract.lookup_line` for rows whose
         ``monitoring_line`` is missing.
@@ -62,7 +64,9 @@ def _as_panel(obj, *, lines=None, default_province: str | None = None) -> pd.Dat
     Returns
     -------
     pandas.DataFrame
-        Canonical frame (a copy), ``monitoring_line`` filled, index kept.
+        Canonical frame, ``monitoring_line`` filled; a canonical input keeps its
+        index (shallow copy: the caller's frame is never modified), a parsed one
+        is sorted by household and year with a fresh index.
     """
     if not isinstance(obj, (str, Path, pd.DataFrame)):
         raise ContractError(f"expected a DataFrame or a path, got {type(obj).__name__}")
