@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ._order import household_order
 from .errors import ModelError
 
 _BOOL_IN = ("housing_safe", "drinking_water_safe", "compulsory_education_ok", "medical_insured")
@@ -40,9 +41,13 @@ def _f(df: pd.DataFrame, col: str) -> np.ndarray:
     """Column as float64 array (NaN for missing or absent)."""
     if col not in df.columns:
         return np.full(len(df), np.nan)
-    s = df[col]
-    if str(s.dtype) == "boolean":
-        return s.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    return _fs(df[col])
+
+
+def _fs(s: pd.Series) -> np.ndarray:
+    """Series as float64 array (NaN for missing or unreadable)."""
+    if s.dtype.kind in "biuf":  # numeric, boolean and their nullable forms convert without parsing
+        return s.to_numpy(dtype="float64", na_value=np.nan)
     return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy(dtype="float64", na_value=np.nan)
 
 
@@ -132,14 +137,7 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         pandas.DataFrame
             float64 features, index = ``X.index`` (or ``rows``), columns = ``get_feature_names_out()``.
         """
-        self._check_fitted()
-        self._check_base(X)
-        missing = [c for c in self.input_columns_ if c not in X.columns]
-        if missing:
-            raise ModelError(
-                f"the records lack column(s) {missing} that the model was trained with; "
-                "add them (empty values are allowed) or retrain without them"
-            )
+        self._check_input(X)
         return self._compute(X, rows)
 
     def set_output(self, *, transform=None):  # output is always a DataFrame
@@ -167,6 +165,16 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
     def _check_fitted(self):
         if not hasattr(self, "levels_"):
             raise ModelError("PanelFeatures is not fitted; call fit first")
+
+    def _check_input(self, X):
+        self._check_fitted()
+        self._check_base(X)
+        missing = [c for c in self.input_columns_ if c not in X.columns]
+        if missing:
+            raise ModelError(
+                f"the records lack column(s) {missing} that the model was trained with; "
+                "add them (empty values are allowed) or retrain without them"
+            )
 
     @staticmethod
     def _check_base(X):
@@ -198,44 +206,102 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         return names
 
     def _compute(self, X: pd.DataFrame, rows=None) -> pd.DataFrame:
+        if rows is None:
+            out_pos, index = np.arange(len(X)), X.index
+        else:
+            index = pd.Index(rows)
+            if not X.index.is_unique:
+                raise ModelError("rows= needs the records' index to be unique; reset_index() first")
+            out_pos = X.index.get_indexer(index)
+            if (out_pos < 0).any():
+                raise ModelError("rows= holds labels that are not in the records' index")
+        mat = self._matrix(X, out_pos)
+        return pd.DataFrame(mat, index=index, columns=self._names(), copy=False)
+
+    def _plan(self, X: pd.DataFrame) -> dict:
+        """Household grouping of the records, computed once for any number of output blocks."""
         n = len(X)
-        hid = X["household_id"].astype(str).to_numpy()
         year = _f(X, "year")
-        order = np.lexsort((year, hid))
-        inv = np.empty(n, dtype=np.int64)
-        inv[order] = np.arange(n)
-        # Only the columns the features read, and no reordering copy when the records
-        # are already sorted by household and year (the usual case): at province
-        # size a full sorted copy of the records is gigabytes.
-        D = X[[c for c in X.columns if c not in _NOT_READ]]
-        if not np.array_equal(order, np.arange(n)):
-            D = D.iloc[order]
-        h = hid[order]
-        yr = year[order]
+        order, new_group = household_order(X["household_id"], year)
+        srt = np.arange(n) if order is None else order
+        inv = srt if order is None else np.empty(n, dtype=np.int64)
+        if order is not None:
+            inv[order] = np.arange(n)
+        return {"n": n, "year": year, "srt": srt, "inv": inv,
+                "gid": np.cumsum(new_group) - 1,  # household of each ordered row
+                "grp_start": np.maximum.accumulate(np.where(new_group, np.arange(n), 0)), "text": {}}
+
+    @staticmethod
+    def _codes(X: pd.DataFrame, plan: dict, col: str):
+        """Codes of a text column, encoded on first use and kept in the plan."""
+        if col not in X.columns:
+            return None
+        if col not in plan["text"]:
+            plan["text"][col] = _encode(X[col])
+        return plan["text"][col]
+
+    def _matrix(self, X: pd.DataFrame, out_pos: np.ndarray, plan: dict | None = None, order: str = "F") -> np.ndarray:
+        """Features of the rows at positions ``out_pos`` as one float64 block.
+
+        Only the output rows and the few earlier records their lags read are
+        touched: scoring one year of a long panel does not compute features for
+        every historical row, and a caller can ask for blocks of a few thousand
+        rows at a time (``plan`` from :meth:`_plan`) so that no array is large.
+        The block is filled column by column, never stacked and reordered;
+        ``order="F"`` suits a DataFrame (pandas keeps it without a copy), ``"C"``
+        a predictor that reads rows (LightGBM copies anything else).
+        """
+        plan = self._plan(X) if plan is None else plan
+        n, year, srt, gid = plan["n"], plan["year"], plan["srt"], plan["gid"]
+        q = plan["inv"][out_pos]  # ordered position of each output row
+        # lags look back up to K ordered rows; the union keeps every such run contiguous
+        K = max(1, int(self.n_history) - 1)
+        if len(q) == 0:
+            U = q
+        else:
+            # a mask over the block's span: np.unique's hashing cost more than the features
+            lo, hi = max(int(q.min()) - K, 0), int(q.max()) + 1
+            need = np.zeros(hi - lo, dtype=bool)
+            need[q - lo] = True
+            for k in range(1, K + 1):
+                need[q[q - k >= lo] - k - lo] = True
+            U = np.flatnonzero(need) + lo
+        gU = gid[U]
+        at = np.searchsorted(U, q)  # where each output row sits in U
         cr = float(self.clip_ratio)
 
-        def lag(a: np.ndarray, k: int = 1) -> np.ndarray:
-            out = np.full(n, np.nan)
-            if k < n:
-                same = h[k:] == h[:-k]
-                out[k:] = np.where(same, a[:-k], np.nan)
-            return out
+        whole = len(out_pos) == n and len(U) == n
 
+        def col(c: str, pos: np.ndarray) -> np.ndarray:
+            if c not in X.columns:
+                return np.full(len(pos), np.nan)
+            if whole:
+                return _fs(X[c])[pos]
+            return _fs(X[c].iloc[pos])  # a block: convert only its rows
+
+        def lag(a: np.ndarray, k: int = 1) -> np.ndarray:
+            """a (over U) shifted k records back within the household, at the output rows."""
+            src = at - k
+            okk = src >= 0
+            src = np.where(okk, src, 0)
+            okk &= (U[src] == U[at] - k) & (gU[src] == gU[at])
+            return np.where(okk, a[src], np.nan)
+
+        # -- the quantities lags read, over U (output rows and their predecessors)
+        pu = srt[U]
+        c = self._core(lambda name: col(name, pu), cr)
+        yr_u = year[pu]
+        # -- everything else only at the output rows
+        po = out_pos
+        cur = {k: v[at] for k, v in c.items()}
+        yr = yr_u[at]
         F: dict[str, np.ndarray] = {}
-        line = _f(D, "monitoring_line")
-        size = _f(D, "household_size")
-        size_pos = np.where(size > 0, size, np.nan)
-        wage, bus, exb = _f(D, "income_wage"), _f(D, "income_business"), _f(D, "expense_business")
-        prop, trans, claims = _f(D, "income_property"), _f(D, "income_transfer"), _f(D, "income_insurance_claims")
-        netbus = bus - np.nan_to_num(exb)
-        total = wage + netbus + np.nan_to_num(prop) + trans
-        pc = _f(D, "net_income_per_capita")
-        pc = np.where(np.isnan(pc), _div(total, size_pos), pc)
-        total = np.where(np.isnan(total), pc * size_pos, total)
+        pc, line, size, size_pos, total = cur["pc"], cur["line"], cur["size"], cur["size_pos"], cur["total"]
+        wage, netbus, prop, trans = cur["wage"], cur["netbus"], cur["prop"], cur["trans"]
+        claims = col("income_insurance_claims", po)
         F["income_pc"] = pc
-        F["log_income_pc"] = np.log1p(np.clip(pc, 0, None))
-        ratio = np.clip(_div(pc, line), -cr, cr)
-        F["ratio_to_line"] = ratio
+        F["log_income_pc"] = logpc = cur["logpc"]
+        F["ratio_to_line"] = ratio = cur["ratio"]
         F["gap_to_line"] = pc - line
         F["income_missing"] = np.isnan(pc).astype(float)
         gross = np.nan_to_num(wage) + np.clip(np.nan_to_num(netbus), 0, None) + np.nan_to_num(prop) + np.nan_to_num(trans) + np.nan_to_num(claims)
@@ -248,20 +314,16 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         F["business_loss"] = (netbus < 0).astype(float)
 
         # history (own records, years ≤ t)
-        prev_year = lag(yr)
-        gap = yr - prev_year
+        gap = yr - lag(yr_u)
         ok = gap <= self.max_gap
-        logpc = F["log_income_pc"]
-        F["prev_ratio_to_line"] = np.where(ok, lag(ratio), np.nan)
-        F["dlog_income_pc"] = np.where(ok, _div(logpc - lag(logpc), gap), np.nan)
-        F["d_ratio_to_line"] = np.where(ok, _div(ratio - lag(ratio), gap), np.nan)
+        F["prev_ratio_to_line"] = np.where(ok, lag(c["ratio"]), np.nan)
+        F["dlog_income_pc"] = np.where(ok, _div(logpc - lag(c["logpc"]), gap), np.nan)
+        F["d_ratio_to_line"] = np.where(ok, _div(ratio - lag(c["ratio"]), gap), np.nan)
         F["years_since_prev_record"] = gap
-        # number of prior records: position within the household's sorted rows
-        start = np.r_[True, h[1:] != h[:-1]]
-        grp_start = np.maximum.accumulate(np.where(start, np.arange(n), 0))
-        F["n_prior_records"] = (np.arange(n) - grp_start).astype(float)
-        hist_l = np.column_stack([logpc] + [lag(logpc, k) for k in range(1, self.n_history)])
-        hist_r = np.column_stack([ratio] + [lag(ratio, k) for k in range(1, self.n_history)])
+        # number of prior records: position within the household's ordered rows
+        F["n_prior_records"] = (q - plan["grp_start"][q]).astype(float)
+        hist_l = np.column_stack([logpc] + [lag(c["logpc"], k) for k in range(1, self.n_history)])
+        hist_r = np.column_stack([ratio] + [lag(c["ratio"], k) for k in range(1, self.n_history)])
         cnt = np.sum(~np.isnan(hist_l), axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.nansum(hist_l, axis=1) / np.where(cnt > 0, cnt, np.nan)
@@ -272,94 +334,142 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         F["n_below_line_hist"] = np.sum(hist_r < 1, axis=1).astype(float)
         F["n_below_1_5_line_hist"] = np.sum(hist_r < 1.5, axis=1).astype(float)
 
-        med, edu = _f(D, "expense_medical"), _f(D, "expense_education")
-        pos_total = np.where(total > 0, total, np.nan)
-        rigid = np.nan_to_num(med) + np.nan_to_num(edu)
-        rigid = np.where(np.isnan(med) & np.isnan(edu), np.nan, rigid)
-        F["rigid_ratio"] = np.clip(np.where(np.isnan(pos_total) & (rigid > 0), cr, _div(rigid, pos_total)), 0, cr)
+        med, edu, pos_total = cur["med"], cur["edu"], cur["pos_total"]
+        F["rigid_ratio"] = cur["rigid_ratio"]
         F["medical_ratio"] = np.clip(_div(med, pos_total), 0, cr)
         F["medical_to_line"] = np.clip(_div(_div(med, size_pos), line), 0, cr)
         F["education_ratio"] = np.clip(_div(edu, pos_total), 0, cr)
-        F["d_rigid_ratio"] = np.where(ok, F["rigid_ratio"] - lag(F["rigid_ratio"]), np.nan)
+        F["d_rigid_ratio"] = np.where(ok, F["rigid_ratio"] - lag(c["rigid_ratio"]), np.nan)
 
         F["household_size"] = size
-        cnts = {c: _f(D, c) for c in _COUNTS}
+        cnts = {k: (cur["n_labor"] if k == "n_labor" else col(k, po)) for k in _COUNTS}
         F["labor_share"] = _div(cnts["n_labor"], size_pos)
         F["dependency_ratio"] = np.clip(_div(cnts["n_children"] + cnts["n_elderly"], np.maximum(cnts["n_labor"], 0.5)), 0, cr)
-        F["d_household_size"] = np.where(ok, size - lag(size), np.nan)
-        F["d_n_labor"] = np.where(ok, cnts["n_labor"] - lag(cnts["n_labor"]), np.nan)
-        for c in _COUNTS:
-            F[c] = cnts[c]
+        F["d_household_size"] = np.where(ok, size - lag(c["size"]), np.nan)
+        F["d_n_labor"] = np.where(ok, cnts["n_labor"] - lag(c["n_labor"]), np.nan)
+        for k in _COUNTS:
+            F[k] = cnts[k]
         F["has_elderly"] = np.where(np.isnan(cnts["n_elderly"]), np.nan, (cnts["n_elderly"] > 0).astype(float))
         F["has_disabled"] = np.where(np.isnan(cnts["n_disabled"]), np.nan, (cnts["n_disabled"] > 0).astype(float))
-        F["migrant_months_per_labor"] = np.clip(_div(_f(D, "migrant_work_months"), np.where(cnts["n_labor"] > 0, cnts["n_labor"], np.nan)), 0, 12)
+        F["migrant_months_per_labor"] = np.clip(_div(col("migrant_work_months", po), np.where(cnts["n_labor"] > 0, cnts["n_labor"], np.nan)), 0, 12)
         F["migrant_share"] = _div(cnts["n_migrant_workers"], size_pos)
 
         fails = []
-        for c in _BOOL_IN:
-            v = _f(D, c)
-            F[f"fail_{c}"] = np.where(np.isnan(v), np.nan, 1.0 - v)
-            fails.append(F[f"fail_{c}"])
+        for k in _BOOL_IN:
+            v = col(k, po)
+            F[f"fail_{k}"] = np.where(np.isnan(v), np.nan, 1.0 - v)
+            fails.append(F[f"fail_{k}"])
         fails = np.column_stack(fails)
         F["n_guarantees_failed"] = np.nansum(fails, axis=1)
         F["guarantees_missing"] = np.isnan(fails).sum(axis=1).astype(float)
-        shocks = np.column_stack([_f(D, c) for c in _SHOCKS])
-        for i, c in enumerate(_SHOCKS):
-            F[c] = shocks[:, i]
-        F["n_shocks"] = np.nansum(shocks, axis=1)
-        F["n_shocks_prev"] = np.where(ok, lag(F["n_shocks"]), np.nan)
-        for c in _HELP:
-            F[c] = _f(D, c)
-        mc = _f(D, "microcredit")
+        for i, k in enumerate(_SHOCKS):
+            F[k] = cur["shocks"][:, i]
+        F["n_shocks"] = cur["n_shocks"]
+        F["n_shocks_prev"] = np.where(ok, lag(c["n_shocks"]), np.nan)
+        for k in _HELP:
+            F[k] = col(k, po)
+        mc = col("microcredit", po)
         F["has_microcredit"] = np.where(np.isnan(mc), np.nan, (mc > 0).astype(float))
         F["log_microcredit"] = np.log1p(np.clip(mc, 0, None))
 
-        cat = D["monitoring_category"].astype(str).where(D["monitoring_category"].notna(), "").to_numpy() if "monitoring_category" in D.columns else np.full(n, "")
-        htype = D["household_type"].astype(str).where(D["household_type"].notna(), "").to_numpy() if "household_type" in D.columns else np.full(n, "")
-        ident = _f(D, "identification_month")
-        ident_y = np.floor(ident / 100)
+        cat = _Text(self._codes(X, plan, "monitoring_category"), po)
+        htype = _Text(self._codes(X, plan, "household_type"), po)
+        ident_y = np.floor(col("identification_month", po) / 100)
         ident_y = np.where(ident_y <= yr, ident_y, np.nan)  # a month after the record's year is not yet known
-        elim = _f(D, "elimination_month")
-        elim_y = np.floor(elim / 100)
+        elim_y = np.floor(col("elimination_month", po) / 100)
         elim_y = np.where(elim_y <= yr, elim_y, np.nan)
-        monitored = (cat != "") | (htype == "监测户") | ~np.isnan(ident_y)
+        monitored = cat.nonempty() | htype.eq("监测户") | ~np.isnan(ident_y)
         F["is_monitored"] = monitored.astype(float)
-        reliminated = _f(D, "risk_eliminated")
+        reliminated = col("risk_eliminated", po)
         closed = (reliminated == 1) | ~np.isnan(elim_y)
         F["open_case"] = (monitored & ~closed).astype(float)
-        ni = _f(D, "newly_identified")
+        ni = col("newly_identified", po)
         F["newly_identified"] = np.where(np.isnan(ni), (ident_y == yr).astype(float), ni)
         F["years_since_identification"] = yr - ident_y
         F["years_since_elimination"] = yr - elim_y
         F["risk_eliminated"] = reliminated
-        rts = [D[c].astype(str).where(D[c].notna(), "").to_numpy() if c in D.columns else np.full(n, "") for c in _RISK_TYPES]
-        rt = np.column_stack(rts)
-        F["n_risk_types"] = (rt != "").sum(axis=1).astype(float)
-        F["risk_illness"] = (rt == "因病").any(axis=1).astype(float)
-        F["risk_disability"] = (rt == "因残").any(axis=1).astype(float)
-        F["risk_disaster"] = (rt == "因自然灾害").any(axis=1).astype(float)
-        F["risk_job"] = (rt == "因务工就业不稳").any(axis=1).astype(float)
-        F["risk_labor"] = (rt == "缺劳动力").any(axis=1).astype(float)
-        F["is_key_county"] = _f(D, "is_key_county")
-        F["is_relocated"] = _f(D, "is_relocated")
-        for c, arr in ((_CATEGORICAL[0], cat), (_CATEGORICAL[1], htype)):
-            for v in self.levels_.get(c, []):
-                F[f"{c}={v}"] = (arr == v).astype(float)
+        rts = [_Text(self._codes(X, plan, k), po) for k in _RISK_TYPES]
+        F["n_risk_types"] = np.sum([t.nonempty() for t in rts], axis=0).astype(float)
+        for name, rt in (("risk_illness", "因病"), ("risk_disability", "因残"), ("risk_disaster", "因自然灾害"),
+                         ("risk_job", "因务工就业不稳"), ("risk_labor", "缺劳动力")):
+            F[name] = np.any([t.eq(rt) for t in rts], axis=0).astype(float)
+        F["is_key_county"] = col("is_key_county", po)
+        F["is_relocated"] = col("is_relocated", po)
+        for k, arr in ((_CATEGORICAL[0], cat), (_CATEGORICAL[1], htype)):
+            for v in self.levels_.get(k, []):
+                F[f"{k}={v}"] = arr.eq(v).astype(float)
 
         names = self._names()
-        # Fill one Fortran-ordered block (pandas keeps it without a copy) instead of
-        # column_stack + astype + reorder, which held three n × 80 copies at once.
-        if rows is None:
-            pos, index = inv, X.index
-        else:
-            index = pd.Index(rows)
-            if not X.index.is_unique:
-                raise ModelError("rows= needs the records' index to be unique; reset_index() first")
-            at = X.index.get_indexer(index)
-            if (at < 0).any():
-                raise ModelError("rows= holds labels that are not in the records' index")
-            pos = inv[at]
-        mat = np.empty((len(pos), len(names)), dtype="float64", order="F")
+        mat = np.empty((len(out_pos), len(names)), dtype="float64", order=order)
         for j, k in enumerate(names):
-            mat[:, j] = F[k][pos]
-        return pd.DataFrame(mat, index=index, columns=names, copy=False)
+            mat[:, j] = F[k]
+        return mat
+
+    @staticmethod
+    def _core(col, cr: float) -> dict[str, np.ndarray]:
+        """Income, ratio to the line, rigid spending, size, labour and shocks: what lags read."""
+        line = col("monitoring_line")
+        size = col("household_size")
+        size_pos = np.where(size > 0, size, np.nan)
+        wage, bus, exb = col("income_wage"), col("income_business"), col("expense_business")
+        prop, trans = col("income_property"), col("income_transfer")
+        netbus = bus - np.nan_to_num(exb)
+        total = wage + netbus + np.nan_to_num(prop) + trans
+        pc = col("net_income_per_capita")
+        pc = np.where(np.isnan(pc), _div(total, size_pos), pc)
+        total = np.where(np.isnan(total), pc * size_pos, total)
+        med, edu = col("expense_medical"), col("expense_education")
+        pos_total = np.where(total > 0, total, np.nan)
+        rigid = np.nan_to_num(med) + np.nan_to_num(edu)
+        rigid = np.where(np.isnan(med) & np.isnan(edu), np.nan, rigid)
+        shocks = np.column_stack([col(k) for k in _SHOCKS])
+        return {
+            "line": line, "size": size, "size_pos": size_pos, "wage": wage, "netbus": netbus, "prop": prop,
+            "trans": trans, "total": total, "pc": pc, "logpc": np.log1p(np.clip(pc, 0, None)),
+            "ratio": np.clip(_div(pc, line), -cr, cr), "med": med, "edu": edu, "pos_total": pos_total,
+            "rigid_ratio": np.clip(np.where(np.isnan(pos_total) & (rigid > 0), cr, _div(rigid, pos_total)), 0, cr),
+            "n_labor": col("n_labor"), "shocks": shocks, "n_shocks": np.nansum(shocks, axis=1),
+        }
+
+
+def _encode(s: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """Text column → integer codes (−1 = missing) and its vocabulary, encoded once per panel."""
+    if str(s.dtype) != "str":
+        s = s.astype("str")  # numbers or objects compare as their text, as before
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = s.array.__arrow_array__()
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()  # one dictionary for the whole column
+        d = pc.dictionary_encode(arr)
+        codes = d.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes, {v: i for i, v in enumerate(d.dictionary.to_pylist())}
+    except (AttributeError, ImportError, TypeError, ValueError):  # text not stored in Arrow
+        codes, uniq = pd.factorize(s)
+        return np.asarray(codes, dtype=np.int64), {str(v): i for i, v in enumerate(uniq)}
+
+
+class _Text:
+    """A text column at some rows, compared through its codes (no Python string per row).
+
+    Missing values count as the empty string, as ``astype(str)`` with missing → ""
+    did.
+    """
+
+    def __init__(self, enc: tuple[np.ndarray, dict[str, int]] | None, pos: np.ndarray):
+        self.n = len(pos)
+        self.codes = None if enc is None else enc[0][pos]
+        self.vocab = {} if enc is None else enc[1]
+
+    def eq(self, value: str) -> np.ndarray:
+        if self.codes is None:
+            return np.full(self.n, value == "")
+        hit = self.codes == self.vocab.get(value, -2)
+        return hit | (self.codes < 0) if value == "" else hit
+
+    def nonempty(self) -> np.ndarray:
+        if self.codes is None:
+            return np.zeros(self.n, dtype=bool)
+        return (self.codes >= 0) & (self.codes != self.vocab.get("", -2))

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import contract
+from ._order import has_repeated_years
 from .errors import ContractError
 
 #: Parts of the default label and the definitions built from them.
@@ -88,7 +89,7 @@ def _as_panel(obj, *, lines=None, default_province: str | None = None) -> pd.Dat
             raise ContractError(f"panel lacks required column {col!r} ({contract.zh_headers()[col]})")
     if df["year"].isna().any():
         raise ContractError("some rows have no year (年度)")
-    if df.duplicated(["household_id", "year"]).any():
+    if has_repeated_years(df["household_id"], df["year"].to_numpy(dtype="float64", na_value=np.nan)):
         d = df.loc[df.duplicated(["household_id", "year"], keep=False), "year"].unique().tolist()
         raise ContractError(f"panel repeats (household_id, year) in year(s) {sorted(d)}; one row per household and year")
     if "monitoring_line" not in df.columns or df["monitoring_line"].isna().any():
