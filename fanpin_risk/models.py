@@ -317,7 +317,9 @@ class RiskModel:
         missing = [c for c in self.feature_names_ if c not in X.columns]
         if missing:
             raise ModelError(f"feature matrix lacks column(s) {missing}")
-        return np.asarray(self._impl.predict_raw(X[self.feature_names_]), float)
+        # selecting the same columns in the same order would copy the whole matrix
+        Xs = X if list(X.columns) == self.feature_names_ else X[self.feature_names_]
+        return np.asarray(self._impl.predict_raw(Xs), float)
 
     def proba_from_features(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability from a feature matrix."""
