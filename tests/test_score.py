@@ -189,3 +189,20 @@ def test_score_leaves_the_callers_frame_unchanged():
     before = p.copy(deep=True)
     score(p, trained(), reasons="none")
     pd.testing.assert_frame_equal(p, before)
+
+
+def test_blocks_and_row_order_do_not_change_the_result(monkeypatch):
+    """Scoring in small feature blocks, or from shuffled rows, gives the same table."""
+    import importlib
+
+    score_mod = importlib.import_module("fanpin_risk.score")  # the package attribute is the function
+
+    df = sim_panel()
+    model = trained()
+    ref = score(df, model, budget=0.1, reasons="all", quota_by="township_code")
+    monkeypatch.setattr(score_mod, "_BLOCK_ROWS", 97)
+    small = score(df, model, budget=0.1, reasons="all", quota_by="township_code")
+    pd.testing.assert_frame_equal(small, ref)
+    shuffled = score(df.sample(frac=1, random_state=4), model, budget=0.1, reasons="all", quota_by="township_code")
+    pd.testing.assert_frame_equal(shuffled, ref)
+    assert ref["top_factors"].notna().sum() == ref["status"].eq("scored").sum() > 97
