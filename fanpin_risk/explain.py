@@ -378,11 +378,160 @@ GUARANTEE_TYPES = {"fail_housing_safe": "因安全住房", "fail_drinking_water_
 GUARANTEES = "三保障"
 
 
-def failing_guarantee_types(X: pd.DataFrame) -> pd.Series:
-    """Risk types of the guarantees that fail in each row of the feature matrix."""
+# Vectorised formatting. Reason strings are built for every scored household, so the
+# per-cell Python work is kept to one ``format``/``format_value`` call per *distinct*
+# displayed value: each cell gets an integer key that determines its printed text
+# exactly, and only one representative per key is formatted.
+
+#: Formats of :func:`format_value` printed as a rounded number: (transform, power of 10
+#: applied before rounding to an integer, whether that scaled value is exactly the double
+#: Python rounds). Formats not listed (``%g`` ones, unknown) are keyed by the value itself.
+_ROUNDED_FORMATS: dict[str, tuple[str | None, int, bool]] = {
+    "yuan": (None, 0, True), "signed_yuan": (None, 0, True), "months": (None, 0, True),
+    # ``{v:.0%}`` multiplies by 100 in double precision before rounding, as numpy does
+    "share": (None, 2, True), "pct": (None, 2, True), "signed_share": (None, 2, True),
+    "ratio_line": (None, 2, False), "signed_ratio": (None, 2, False), "number": (None, 2, False),
+    "exp_yuan": ("expm1", 0, False), "dlog": ("expm1", 2, False),
+}
+#: Scaled values this far from a rounding tie (x.5) round the same whatever the last bits.
+_TIE_MARGIN = 1e-6
+#: Above this the margin no longer dominates the scaling error (|x| · 2**-53).
+_SAFE_ABS = 1e9
+
+
+def _rounding_key(x: np.ndarray, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Key (int64 bits of ``rint(x)``, so −0 ≠ +0) and where it is certain to be Python's rounding.
+
+    ``exact``: ``x`` is exactly the double Python formats with ``.0f``; ``np.rint`` then
+    rounds half-to-even like Python. Otherwise ``x`` may be off by an ulp or so, and
+    cells within :data:`_TIE_MARGIN` of a tie are not trusted.
+    """
+    with np.errstate(invalid="ignore"):
+        r = np.rint(x)
+        if exact:
+            safe = ~np.isnan(x)
+        else:
+            safe = np.isfinite(x) & (np.abs(x) < _SAFE_ABS) & (np.abs(x - np.floor(x) - 0.5) > _TIE_MARGIN)
+    return np.ascontiguousarray(r, dtype=np.float64).view(np.int64), safe
+
+
+def _distinct_strings(raw: np.ndarray, key: np.ndarray, safe: np.ndarray, fmt_one) -> tuple[np.ndarray, list[str]]:
+    """``codes, strs`` with ``strs[codes[i]] == fmt_one(raw[i])``, calling ``fmt_one`` once per distinct key.
+
+    Safe cells share a string when their ``key`` is equal; the others (ties, NaN,
+    huge values) only when their float64 bits are equal, which is always exact.
+    """
+    codes = np.empty(len(raw), dtype=np.intp)
+    strs: list[str] = []
+    v = raw.astype(np.float64, copy=False)
+    for mask, by_key in ((safe, True), (~safe, False)):
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            continue
+        inv, first = _factorize(key[idx] if by_key else np.ascontiguousarray(v[idx]).view(np.int64))
+        codes[idx] = inv + len(strs)
+        strs.extend(fmt_one(raw[i]) for i in idx[first])
+    return codes, strs
+
+
+def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of equal int64 keys (a hash table, no sort) and the first position of each code."""
+    codes, _ = pd.factorize(keys, sort=False)
+    codes = codes.astype(np.intp, copy=False)
+    # codes are numbered in order of first appearance, so a new running maximum marks one
+    top = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.concatenate(([True], top[1:] > top[:-1]))) if len(codes) else np.zeros(0, dtype=np.intp)
+    return codes, first
+
+
+def _value_strings(raw: np.ndarray, fmt: str, language: str) -> tuple[np.ndarray, list[str]]:
+    """:func:`format_value` of every element of ``raw`` as ``codes, strs`` (see :func:`_distinct_strings`)."""
+    raw = np.asarray(raw)
+    one = lambda x: format_value(x, fmt, language)  # noqa: E731
+    if not (raw.dtype == np.float64 or raw.dtype.kind in "biu"):
+        # object / nullable / float32 columns follow format_value's own type rules
+        strs = [one(x) for x in raw]
+        return np.arange(len(strs), dtype=np.intp), strs
+    v = raw.astype(np.float64, copy=False)
+    with np.errstate(all="ignore"):
+        if fmt == "bool":
+            return _distinct_strings(raw, (v != 0).astype(np.int64), ~np.isnan(v), one)
+        rule = _ROUNDED_FORMATS.get(fmt)
+        if rule is None:
+            return _distinct_strings(raw, np.zeros(len(v), dtype=np.int64), np.zeros(len(v), dtype=bool), one)
+        transform, digits, exact = rule
+        x = np.expm1(v) if transform == "expm1" else v
+        if digits:
+            x = x * 10.0 ** digits
+        key, safe = _rounding_key(x, exact)
+        if transform is not None:
+            # a result rounding to zero prints its sign ("-0%"); leave that to math.expm1
+            safe &= np.rint(x) != 0
+        if fmt == "number":
+            safe &= np.abs(v) < 1e6  # larger values print with no decimals
+    return _distinct_strings(raw, key, safe, one)
+
+
+def _join_cells(n: int, rows: np.ndarray, word: np.ndarray, words: list[str], sep: str) -> list[str]:
+    """Per row ``i``, ``sep.join(words[word[c]] for the cells c with rows[c] == i)``.
+
+    ``rows`` must be sorted (cells in row-major order, as from ``np.nonzero``). All
+    pieces are joined into one string and cut back into rows by their lengths: one
+    C-level join instead of a string addition per row and slot.
+    """
+    if not len(rows):
+        return [""] * n
+    nw = len(words)
+    table = np.empty(2 * nw, dtype=object)
+    table[:nw] = words
+    table[nw:] = [sep + w for w in words]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    piece = word + np.where(first, 0, nw)
+    text = "".join(table[piece].tolist())
+    size = np.fromiter((len(w) for w in table), dtype=np.int64, count=2 * nw)[piece]
+    ends = np.cumsum(np.bincount(rows, weights=size, minlength=n).astype(np.int64))
+    starts = np.concatenate(([0], ends[:-1]))
+    return [text[a:b] for a, b in zip(starts.tolist(), ends.tolist())]
+
+
+def _guarantee_masks(X: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Bit ``k`` set where guarantee column ``cols[k]`` fails (value > 0.5), and ``cols``."""
     cols = [c for c in GUARANTEE_TYPES if c in X.columns]
-    F = X[cols].fillna(0).to_numpy(dtype=float) > 0.5 if cols else np.zeros((len(X), 0), dtype=bool)
-    return pd.Series([[GUARANTEE_TYPES[cols[k]] for k in np.flatnonzero(r)] for r in F], index=X.index, dtype=object)
+    if not cols:
+        return np.zeros(len(X), dtype=np.int64), cols
+    F = X[cols].fillna(0).to_numpy(dtype=float) > 0.5
+    return F.astype(np.int64) @ (np.int64(1) << np.arange(len(cols), dtype=np.int64)), cols
+
+
+def _object_lists(lookup: list[list], codes: np.ndarray) -> np.ndarray:
+    """Object array of fresh list copies ``lookup[c]`` (callers may mutate one row's list)."""
+    tab = np.empty(len(lookup), dtype=object)
+    for u, x in enumerate(lookup):  # one by one: a sequence of equal-length lists would make numpy 2-D
+        tab[u] = x
+    return np.frompyfunc(list, 1, 1)(tab[codes]).astype(object, copy=False) if len(codes) else np.empty(0, dtype=object)
+
+
+def failing_guarantee_types(X: pd.DataFrame) -> pd.Series:
+    """Risk types of the guarantees that fail in each row of the feature matrix.
+
+    Parameters
+    ----------
+    X : DataFrame
+        Feature matrix; the columns of :data:`GUARANTEE_TYPES` it has are read
+        (missing values count as not failing).
+
+    Returns
+    -------
+    Series
+        A list per row (object dtype, ``X.index``) of the failing guarantees' risk
+        types, in :data:`GUARANTEE_TYPES` order; empty where none fails.
+    """
+    mask, cols = _guarantee_masks(X)
+    # at most 2**4 distinct rows: build each list once
+    uniq, inv = np.unique(mask, return_inverse=True)
+    lookup = [[GUARANTEE_TYPES[c] for k, c in enumerate(cols) if (int(m) >> k) & 1] for m in uniq]
+    return pd.Series(_object_lists(lookup, inv.reshape(-1)), index=X.index, dtype=object)
 
 
 def group_by_risk_type(contrib: pd.DataFrame, map_path: str | Path | None = None,
@@ -393,20 +542,52 @@ def group_by_risk_type(contrib: pd.DataFrame, map_path: str | Path | None = None
     are split, row by row, equally over the risk types of the guarantees that
     fail in ``X`` (unsafe housing → 因安全住房, …); without ``X``, or where none
     fails, they count as 其他. Row sums are unchanged.
+
+    Parameters
+    ----------
+    contrib : DataFrame
+        Feature contributions (rows × features), e.g. from :func:`contributions`.
+    map_path : str or Path, optional
+        Risk-type map (default: the packaged ``risk_type_map.csv``).
+    X : DataFrame, optional
+        Feature matrix with the same index, for the failing guarantees.
+
+    Returns
+    -------
+    DataFrame
+        Rows of ``contrib`` × :data:`RISK_TYPES` (columns named ``risk_type``), float.
     """
     info = feature_info(list(contrib.columns), map_path)
     types = [i.risk_type for i in info]
-    g = contrib.T.groupby(pd.Index(types, name="risk_type")).sum().T
-    if GUARANTEES in g.columns:
-        part = g.pop(GUARANTEES).to_numpy(dtype=float)
-        g = g.reindex(columns=RISK_TYPES, fill_value=0.0)
-        failing = failing_guarantee_types(X.reindex(g.index)) if X is not None else pd.Series([[]] * len(g), index=g.index)
-        n = failing.map(len).to_numpy()
+    C = contrib.to_numpy(dtype=float, na_value=np.nan)
+    if np.isnan(C).any():  # the groupby sum this replaces skipped missing contributions
+        C = np.where(np.isnan(C), 0.0, C)
+    # column sums per type on contiguous blocks; a 0/1 matrix product would turn ±inf into NaN
+    labels = list(dict.fromkeys(types))
+    perm = np.concatenate([[j for j, t in enumerate(types) if t == lab] for lab in labels]).astype(np.intp) \
+        if labels else np.zeros(0, dtype=np.intp)
+    starts = np.cumsum([0] + [types.count(lab) for lab in labels])[:-1]
+    sums = np.add.reduceat(C[:, perm], starts, axis=1) if labels and len(C) else np.zeros((len(C), len(labels)))
+    col = {lab: sums[:, k] for k, lab in enumerate(labels)}
+    zero = np.zeros(len(C))
+    g = {rt: col.get(rt, zero) for rt in RISK_TYPES}
+    if GUARANTEES in col:
+        part = col[GUARANTEES]
+        if X is not None:
+            mask, cols = _guarantee_masks(X.reindex(contrib.index))
+        else:
+            mask, cols = np.zeros(len(C), dtype=np.int64), []
+        bits = [(mask >> k) & 1 for k in range(len(cols))]
+        n = np.sum(bits, axis=0) if bits else np.zeros(len(C), dtype=np.int64)
         for rt in set(GUARANTEE_TYPES.values()):
-            has = failing.map(lambda t, rt=rt: rt in t).to_numpy()
-            g[rt] = g[rt].to_numpy() + np.where(has, part / np.maximum(n, 1), 0.0)
-        g["其他"] = g["其他"].to_numpy() + np.where(n == 0, part, 0.0)
-    return g.reindex(columns=RISK_TYPES, fill_value=0.0)
+            has = np.zeros(len(C), dtype=bool)
+            for k, c in enumerate(cols):
+                if GUARANTEE_TYPES[c] == rt:
+                    has |= bits[k].astype(bool)
+            g[rt] = g[rt] + np.where(has, part / np.maximum(n, 1), 0.0)
+        g["其他"] = g["其他"] + np.where(n == 0, part, 0.0)
+    out = np.column_stack([g[rt] for rt in RISK_TYPES]) if len(C) else np.zeros((0, len(RISK_TYPES)))
+    return pd.DataFrame(out, index=contrib.index, columns=pd.Index(RISK_TYPES, name="risk_type"), dtype=float)
 
 
 #: This year's recorded shocks and the risk type each one causes.
@@ -453,79 +634,199 @@ def main_risk_types(grouped: pd.DataFrame, *, second_share: float = 0.5, min_con
     else 其他 when that pushes risk up; else no type (missing). A second specific type
     whose contribution is at least ``second_share`` × the main one's also
     feeds the measures.
+
+    Parameters
+    ----------
+    grouped : DataFrame
+        Contributions per risk type (:func:`group_by_risk_type`).
+    second_share : float
+        Share of the main type's contribution a second type needs.
+    min_contrib : float
+        Smallest contribution (log-odds) of a main or second specific type.
+
+    Returns
+    -------
+    (main, types)
+        ``main``: the main type per row (str dtype, missing where none);
+        ``types``: a list per row (object dtype) of the main and second type.
     """
     specific = [c for c in grouped.columns if c != "其他"]
     vals = grouped[specific].to_numpy(dtype=float)
     other = grouped["其他"].to_numpy(dtype=float) if "其他" in grouped.columns else np.zeros(len(grouped))
+    n, q = vals.shape
+    if n == 0:
+        return pd.Series([], index=grouped.index, dtype="str"), pd.Series([], index=grouped.index, dtype=object)
     order = np.argsort(-vals, axis=1, kind="stable")
-    main, types = [], []
-    for i in range(len(grouped)):
-        j0 = order[i, 0]
-        if vals[i, j0] >= min_contrib:
-            m = specific[j0]
-            t = [m]
-            if vals.shape[1] > 1:
-                j1 = order[i, 1]
-                if vals[i, j1] >= min_contrib and vals[i, j1] >= second_share * vals[i, j0]:
-                    t.append(specific[j1])
-        elif other[i] > 0:
-            m, t = "其他", ["其他"]
+    rows = np.arange(n)
+    j0 = order[:, 0]
+    v0 = vals[rows, j0]
+    first = v0 >= min_contrib
+    if q > 1:
+        j1 = order[:, 1]
+        v1 = vals[rows, j1]
+        second = first & (v1 >= min_contrib) & (v1 >= second_share * v0)
+    else:
+        j1, second = j0, np.zeros(n, dtype=bool)
+    # codes q → 其他, q + 1 → none; only a handful of distinct (main, second) pairs occur
+    main_code = np.where(first, j0, np.where(other > 0, q, q + 1))
+    pair = main_code * (q + 2) + np.where(second, j1, q + 1)
+    uniq, inv = np.unique(pair, return_inverse=True)
+    mains: list[str | None] = []
+    lookup: list[list[str]] = []
+    for p in uniq.tolist():
+        m, s = divmod(p, q + 2)
+        if m < q:
+            mains.append(specific[m])
+            lookup.append([specific[m]] + ([specific[s]] if s < q else []))
+        elif m == q:
+            mains.append("其他")
+            lookup.append(["其他"])
         else:
-            m, t = None, []
-        main.append(m)
-        types.append(t)
-    return (pd.Series(main, index=grouped.index, dtype="str"),
-            pd.Series(types, index=grouped.index, dtype=object))
+            mains.append(None)
+            lookup.append([])
+    inv = inv.reshape(-1)
+    tab = np.empty(len(mains), dtype=object)
+    tab[:] = mains
+    return (pd.Series(tab[inv].tolist(), index=grouped.index, dtype="str"),
+            pd.Series(_object_lists(lookup, inv), index=grouped.index, dtype=object))
 
 
 def format_risk_type_contributions(grouped: pd.DataFrame, *, digits: int = 2) -> pd.Series:
-    """'因病 +0.82；缺劳动力 +0.31；...' — non-zero types, largest first (log-odds)."""
-    out = []
-    names = list(grouped.columns)  # a list: indexing a pandas Index per cell is slow
+    """'因病 +0.82；缺劳动力 +0.31；...' — non-zero types, largest first (log-odds).
+
+    Parameters
+    ----------
+    grouped : DataFrame
+        Contributions per risk type (:func:`group_by_risk_type`).
+    digits : int
+        Decimals; types whose contribution rounds to zero are left out.
+
+    Returns
+    -------
+    Series
+        One string per row (str dtype), types joined by "；" in descending order of
+        contribution (ties in column order); "" where none is left.
+    """
+    names = list(grouped.columns)
+    G = grouped.to_numpy(dtype=float)
+    n, p = G.shape
     tiny = 0.5 * 10 ** -digits
-    for row in grouped.to_numpy(dtype=float):
-        order = np.argsort(-row, kind="stable")
-        out.append("；".join(f"{names[j]} {row[j]:+.{digits}f}" for j in order if abs(row[j]) >= tiny))
-    return pd.Series(out, index=grouped.index, dtype="str")
+    if n == 0 or p == 0:
+        return pd.Series([""] * n, index=grouped.index, dtype="str")
+    order = np.argsort(-G, axis=1, kind="stable")
+    V = np.take_along_axis(G, order, axis=1)
+    with np.errstate(invalid="ignore"):
+        keep = np.abs(V) >= tiny  # NaN is never kept
+    rows, slots = np.nonzero(keep)
+    J, v = order[rows, slots], V[rows, slots]
+    one = lambda x: f"{x:+.{digits}f}"  # noqa: E731  (the reference formatting)
+    if isinstance(digits, (int, np.integer)) and 0 <= digits <= 15:
+        key, safe = _rounding_key(v * 10.0 ** int(digits), exact=digits == 0)
+    else:  # odd ``digits``: key by value, still via ``one``
+        key, safe = np.zeros(len(v), dtype=np.int64), np.zeros(len(v), dtype=bool)
+    codes, strs = _distinct_strings(v, key, safe, one)
+    # distinct (type, value text) pairs → words
+    word, first = _factorize(J * len(strs) + codes)
+    words = [f"{names[J[c]]} {strs[codes[c]]}" for c in first.tolist()]
+    return pd.Series(_join_cells(n, rows, word, words, "；"), index=grouped.index, dtype="str")
+
+
+def _top_positive(C: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """First ``m`` columns of ``argsort(-C, kind="stable")`` per row, as far as they are positive.
+
+    Returns the column indices (n × m) and where they point at a positive value.
+    Non-positive and NaN entries are never read past the first one, so they are all
+    set equal (+inf after negating): their order no longer matters and the stable
+    sort has far less to do, while positive entries keep their exact order.
+    """
+    with np.errstate(invalid="ignore"):
+        N = np.where(C > 0, -C, np.inf)
+    cand = np.argsort(N, axis=1, kind="stable")[:, :m]
+    return cand, np.take_along_axis(N, cand, axis=1) < 0
 
 
 def top_factor_words(contrib: pd.DataFrame, X: pd.DataFrame, *, k: int = 3, language: str = "zh",
                      map_path: str | Path | None = None) -> pd.Series:
-    """The ``k`` features pushing risk up most, in plain words with the household's values."""
-    info = {i.feature: i for i in feature_info(list(contrib.columns), map_path)}
+    """The ``k`` features pushing risk up most, in plain words with the household's values.
+
+    Parameters
+    ----------
+    contrib : DataFrame
+        Feature contributions (rows × features).
+    X : DataFrame
+        Feature values, row for row (by position) with ``contrib``.
+    k : int
+        Number of features named. Features sharing a readable name are named once
+        (and do not count twice); only the ``3k`` largest contributions are looked at.
+    language : {"zh", "en"}
+    map_path : str or Path, optional
+        Risk-type map (default: the packaged ``risk_type_map.csv``).
+
+    Returns
+    -------
+    Series
+        One string per row (str dtype): "name value" for each positive feature,
+        largest first, joined by "；" ("; " in English); "" where none pushes risk up.
+    """
     cols = list(contrib.columns)
+    infos = feature_info(cols, map_path)
     C = contrib.to_numpy(dtype=float)
-    # plain arrays: .iat on a frame per cell dominates the cost for large lists
     Xv = X.reindex(columns=cols).to_numpy(dtype=float)
-    Xcol = {c: X[c].to_numpy() for c in {i.with_ for i in info.values() if i.with_} if c in X.columns}
-    out = []
+    Xcol = {c: X[c].to_numpy() for c in {i.with_ for i in infos if i.with_} if c in X.columns}
     sep = "；" if language == "zh" else "; "
+    joiner = "，" if language == "zh" else ", "
+    n, p = C.shape
+    m = min(3 * k, p)
+    if n == 0 or m <= 0:
+        return pd.Series([""] * n, index=contrib.index, dtype="str")
+    cand, pos = _top_positive(C, m)
+
+    # which of the m candidates become words: the loop "stop at the first non-positive
+    # or after k words; skip a name already said" run on whole columns
+    names = [i.name_zh if language == "zh" else i.name_en for i in infos]
+    name_id = np.unique(np.array(names, dtype=object), return_inverse=True)[1].reshape(-1)
+    nid = name_id[cand]
+    said = np.zeros((n, m), dtype=bool)
+    alive = np.ones(n, dtype=bool)
+    count = np.zeros(n, dtype=np.intp)
+    for r in range(m):
+        alive &= pos[:, r] & (count < k)
+        dup = np.zeros(n, dtype=bool)
+        for r2 in range(r):
+            dup |= said[:, r2] & (nid[:, r2] == nid[:, r])
+        said[:, r] = alive & ~dup
+        count += said[:, r]
+
+    # words per feature: format each feature's values (and its companion's) for all
+    # rows that name it at once, one format_value call per distinct printed value
+    rows, slots = np.nonzero(said)
+    J = cand[rows, slots]
+    word = np.zeros(len(J), dtype=np.intp)
+    words: list[str] = []
     comp_info: dict[str, FeatureInfo] = {}
-    orders = np.argsort(-C, axis=1, kind="stable")[:, : 3 * k]
-    for i in range(len(C)):
-        row = C[i]
-        order = orders[i]
-        words: list[str] = []
-        names_used: set[str] = set()
-        for j in order:
-            if not row[j] > 0 or len(words) >= k:
-                break
-            fi = info[cols[j]]
-            name = fi.name_zh if language == "zh" else fi.name_en
-            if name in names_used:  # e.g. income in yuan, log and ratio: say it once
-                continue
-            names_used.add(name)
-            value = format_value(Xv[i, j], fi.format, language)
-            if fi.with_ and fi.with_ in Xcol:
-                comp = comp_info.get(fi.with_)
-                if comp is None:
-                    comp = comp_info[fi.with_] = feature_info([fi.with_], map_path)[0]
-                other = format_value(Xcol[fi.with_][i], comp.format, language)
-                joiner = "，" if language == "zh" else ", "
+    by_j = np.argsort(J, kind="stable")
+    bounds = np.flatnonzero(np.diff(J[by_j])) + 1
+    for cells in np.split(by_j, bounds) if len(by_j) else []:
+        j = int(J[cells[0]])
+        fi, name, R = infos[j], names[j], rows[cells]
+        codes, strs = _value_strings(Xv[R, j], fi.format, language)
+        if fi.with_ and fi.with_ in Xcol:
+            comp = comp_info.get(fi.with_)
+            if comp is None:
+                comp = comp_info[fi.with_] = feature_info([fi.with_], map_path)[0]
+            ccodes, cstrs = _value_strings(Xcol[fi.with_][R], comp.format, language)
+            pcodes, first = _factorize(codes * len(cstrs) + ccodes)
+            texts = []
+            for c in first.tolist():
+                value, other = strs[codes[c]], cstrs[ccodes[c]]
                 value = other + joiner + value if fi.format == "ratio_line" else value + joiner + other
-            words.append(f"{name} {value}")
-        out.append(sep.join(words))
-    return pd.Series(out, index=contrib.index, dtype="str")
+                texts.append(f"{name} {value}")
+            codes = pcodes
+        else:
+            texts = [f"{name} {value}" for value in strs]
+        word[cells] = codes + len(words)
+        words.extend(texts)
+    return pd.Series(_join_cells(n, rows, word, words, sep), index=contrib.index, dtype="str")
 
 
 # --------------------------------------------------------------------------- measures
@@ -551,17 +852,39 @@ def load_measures_map(measures: str | Path | pd.DataFrame | None = None) -> dict
 
 
 def suggest_measures(types: pd.Series, has_labor: pd.Series, mmap: dict[tuple[str, bool], list[str]] | None = None) -> pd.Series:
-    """Measures for each row's risk types and labour capacity (unknown labour → as without labour)."""
+    """Measures for each row's risk types and labour capacity (unknown labour → as without labour).
+
+    Parameters
+    ----------
+    types : Series
+        A list of risk types per row (e.g. from :func:`main_risk_types`).
+    has_labor : Series
+        Whether the household has labour capacity (missing → no).
+    mmap : dict, optional
+        ``(risk_type, has_labor) → measures`` (:func:`load_measures_map`).
+
+    Returns
+    -------
+    Series
+        Measures per row (str dtype) joined by "；", each once, in the order of the
+        types; missing where there are none.
+    """
     mmap = mmap if mmap is not None else load_measures_map()
     out = []
+    # few distinct (types, labour) combinations: look each up once
+    done: dict[tuple[tuple, bool], Any] = {}
     for t, lab in zip(types, has_labor):
         lab_b = bool(lab) if lab is not pd.NA and lab is not None else False
-        ms: list[str] = []
-        for rt in (t or []):
-            for m in mmap.get((rt, lab_b), mmap.get(("其他", lab_b), [])):
-                if m not in ms:
-                    ms.append(m)
-        out.append("；".join(ms) if ms else np.nan)
+        key = (tuple(t or ()), lab_b)
+        s = done.get(key)
+        if s is None:
+            ms: list[str] = []
+            for rt in key[0]:
+                for m in mmap.get((rt, lab_b), mmap.get(("其他", lab_b), [])):
+                    if m not in ms:
+                        ms.append(m)
+            s = done[key] = "；".join(ms) if ms else np.nan
+        out.append(s)
     return pd.Series(out, index=types.index, dtype="str")
 
 
