@@ -229,7 +229,7 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
             inv[order] = np.arange(n)
         return {"n": n, "year": year, "srt": srt, "inv": inv,
                 "gid": np.cumsum(new_group) - 1,  # household of each ordered row
-                "grp_start": np.maximum.accumulate(np.where(new_group, np.arange(n), 0)), "text": {}}
+                "grp_start": np.maximum.accumulate(np.where(new_group, np.arange(n), 0)), "text": {}, "arrays": {}}
 
     @staticmethod
     def _codes(X: pd.DataFrame, plan: dict, col: str):
@@ -277,7 +277,16 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
                 return np.full(len(pos), np.nan)
             if whole:
                 return _fs(X[c])[pos]
-            return _fs(X[c].iloc[pos])  # a block: convert only its rows
+            arr = plan["arrays"].get(c)
+            if arr is None:
+                # float64 columns are read in place; others keep their array and
+                # convert only a block's rows (a float copy of every column would
+                # double the memory of a province-size panel)
+                s = X[c]
+                arr = plan["arrays"][c] = s.to_numpy() if s.dtype == np.float64 else s.array
+            if isinstance(arr, np.ndarray):
+                return arr[pos]
+            return _fs(pd.Series(arr.take(pos), copy=False))
 
         def lag(a: np.ndarray, k: int = 1) -> np.ndarray:
             """a (over U) shifted k records back within the household, at the output rows."""

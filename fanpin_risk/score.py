@@ -12,6 +12,7 @@ scored year, or whose record cannot be scored, come back with ``status`` and
 
 from __future__ import annotations
 
+import importlib
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -132,8 +133,18 @@ def _unscorable_reason(cur: pd.DataFrame) -> pd.Series:
     return reason
 
 
-def _prepare(records: Any, model: Any, *, year: int | None = None, lines=None) -> dict:
-    """Canonical panel → households, history for features and the rows to score."""
+#: Columns :func:`_unscorable_reason` reads.
+_REASON_COLS = ("household_size", "net_income_per_capita", "income_wage", "income_business", "income_transfer",
+                "monitoring_line")
+
+
+def _prepare(records: Any, model: Any, *, year: int | None = None, lines=None, current: bool = True) -> dict:
+    """Canonical panel → households, history for features and the rows to score.
+
+    ``current=False`` leaves out the scored year's full records (``"current"``),
+    which score() does not need: selecting every column of a million rows costs
+    a quarter of a second.
+    """
     panel = _to_panel(records, lines=lines)
     if len(panel) == 0:
         raise ContractError("no household records to score")
@@ -147,12 +158,13 @@ def _prepare(records: Any, model: Any, *, year: int | None = None, lines=None) -
         raise ContractError(f"no record for year {y}; the data has {sorted(years.unique().tolist())}")
     keep = years <= y
     history = panel if keep.all() else panel[keep]
-    cur = history[history["year"].astype("int64") == y]
+    in_year = (history["year"].astype("int64") == y).to_numpy()
+    cur = history[in_year] if current else history.loc[in_year, [c for c in _REASON_COLS if c in history.columns]]
     reason = _unscorable_reason(cur)
     bad_idx = reason.index[reason.notna()]
     history_ok = history.drop(index=bad_idx) if len(bad_idx) else history
     scored_rows = cur.index.difference(bad_idx, sort=False)
-    return {"panel": panel, "year": y, "history": history_ok, "current": cur, "scored_rows": scored_rows,
+    return {"panel": panel, "year": y, "history": history_ok, "current": cur if current else None, "scored_rows": scored_rows,
             "unscorable": reason[reason.notna()]}
 
 
@@ -239,8 +251,6 @@ def score(
     """
     # importlib, not ``from . import explain``: the package's lazy ``explain`` *function*
     # shadows the submodule attribute once ``fanpin_risk.explain`` has been accessed.
-    import importlib
-
     ex = importlib.import_module(".explain", __package__)
 
     from .distributed import is_dask
@@ -257,7 +267,7 @@ def score(
     cut = dict(TIER_CUTOFFS if tier_cutoffs is None else tier_cutoffs)
     if quota_by and quota_by not in _UNIT_COLS:
         raise ContractError(f"quota_by must be one of {_UNIT_COLS}, got {quota_by!r}")
-    prep = _prepare(records, model, year=year, lines=lines)
+    prep = _prepare(records, model, year=year, lines=lines, current=False)
     panel, y, history, rows = prep["panel"], prep["year"], prep["history"], prep["scored_rows"]
     # Bookkeeping is positional (the panel has a RangeIndex here): one slot per
     # household, in the panel's household grouping. Looking households up by their
@@ -289,11 +299,12 @@ def score(
     raw = np.full(nh, np.nan)
     rows = np.asarray(rows, dtype=np.int64)
     g_rows = gid[rows]
+    blocks = _FeatureBlocks(model, history) if len(rows) else None
     if len(rows):
         r = np.empty(len(rows))
         p = np.empty(len(rows))
         if callable(getattr(model, "proba_from_raw", None)) or callable(getattr(model, "proba_from_features", None)):
-            for sl, Xb in _feature_blocks(model, history, rows):
+            for sl, Xb in blocks(rows):
                 r[sl] = np.asarray(ex._raw_from_features(model, Xb), dtype="float64")
                 if callable(getattr(model, "proba_from_raw", None)):  # the trees are walked once
                     p[sl] = np.asarray(model.proba_from_raw(r[sl]), dtype="float64")
@@ -364,7 +375,7 @@ def score(
         x_of_g[g_rows] = np.arange(len(rows))
         mm = ex.load_measures_map(measures)
         shock_cols = [c for c in ex.SHOCK_TYPES if c in panel.columns]
-        for sl, Xs in _feature_blocks(model, history, rows[x_of_g[want]]):
+        for sl, Xs in blocks(rows[x_of_g[want]]):
             w = want[sl]
             base, contrib = ex.contributions(model, None, Xs)
             grouped = ex.group_by_risk_type(contrib, X=Xs)
@@ -395,7 +406,7 @@ def score(
     cols = {
         "household_id": ids.array.take(final),
         "year": pd.array(np.full(nh, y), dtype="Int64"),
-        **{c: panel[c].array.take(unit_src[c][final]) if c in unit_src else _sparse_text(np.full(nh, -1), [])
+        **{c: _take_text(panel[c], unit_src[c][final]) if c in unit_src else _sparse_text(np.full(nh, -1), [])
            for c in _UNIT_COLS},
         "priority_rank": pd.arrays.IntegerArray(rank[final], ~scored_f),
         "risk_score": proba[final],
@@ -426,39 +437,54 @@ _BLOCK_ROWS = 32_768
 TIERS = ("高", "中", "低")
 
 
-def _feature_blocks(model: Any, history: pd.DataFrame, rows: np.ndarray, size: int | None = None):
-    """Feature matrices of ``rows`` (labels of ``history``), ``size`` rows at a time.
+class _FeatureBlocks:
+    """Feature matrices of rows of ``history``, a block of rows at a time.
 
-    Yields ``(slice into rows, DataFrame)`` with a fresh RangeIndex. A model with
+    The household grouping and the encoded text columns are worked out once and
+    serve both the scoring pass and the reasons pass. A model with
     :class:`~fanpin_risk.features.PanelFeatures` gets C-ordered blocks that the
     predictor reads without copying; any other model is transformed in one go.
     """
-    from .features import PanelFeatures
 
-    feats = getattr(model, "features_", None)
-    if not isinstance(feats, PanelFeatures) or list(getattr(model, "feature_names_", [])) != list(feats.get_feature_names_out()):
-        ex = __import__("importlib").import_module(".explain", __package__)
-        if _accepts(getattr(model, "transform", None), "rows"):
-            X = model.transform(history, rows=rows)
-        else:
-            X = ex._feature_frame(model, history).loc[rows]
-        yield slice(0, len(rows)), X.reset_index(drop=True)
-        return
-    from .labels import _as_panel
+    def __init__(self, model: Any, history: pd.DataFrame):
+        from .features import PanelFeatures
 
-    meta = getattr(model, "metadata", None)
-    H = _as_panel(history, lines=meta.get("lines_arg") if isinstance(meta, dict) else None)
-    feats._check_input(H)
-    idx = H.index.to_numpy()
-    pos = np.searchsorted(idx, rows) if H.index.is_monotonic_increasing else H.index.get_indexer(rows)
-    if len(pos) and (pos.max() >= len(idx) or np.any(idx[np.minimum(pos, len(idx) - 1)] != rows)):
-        raise ModelError("rows to score are not in the history frame")
-    plan = feats._plan(H)
-    names = list(feats.get_feature_names_out())
-    size = int(size or _BLOCK_ROWS)
-    for i in range(0, len(rows), size):
-        block = feats._matrix(H, pos[i:i + size], plan, order="C")
-        yield slice(i, i + size), pd.DataFrame(block, columns=names, copy=False)
+        self.model, self.history = model, history
+        feats = getattr(model, "features_", None)
+        self.fast = isinstance(feats, PanelFeatures) and (
+            list(getattr(model, "feature_names_", [])) == list(feats.get_feature_names_out()))
+        if not self.fast:
+            return
+        from .labels import _as_panel
+
+        meta = getattr(model, "metadata", None)
+        self.H = _as_panel(history, lines=meta.get("lines_arg") if isinstance(meta, dict) else None)
+        feats._check_input(self.H)
+        self.feats, self.names, self.plan = feats, list(feats.get_feature_names_out()), feats._plan(self.H)
+
+    def _positions(self, rows: np.ndarray) -> np.ndarray:
+        index = self.H.index
+        idx = index.to_numpy()
+        pos = np.searchsorted(idx, rows) if index.is_monotonic_increasing else index.get_indexer(rows)
+        if len(pos) and (pos.min() < 0 or pos.max() >= len(idx) or np.any(idx[pos] != rows)):
+            raise ModelError("rows to score are not in the history frame")
+        return pos
+
+    def __call__(self, rows: np.ndarray, size: int | None = None):
+        """Yield ``(slice into rows, DataFrame)`` blocks with a fresh RangeIndex."""
+        if not self.fast:
+            ex = importlib.import_module(".explain", __package__)
+            if _accepts(getattr(self.model, "transform", None), "rows"):
+                X = self.model.transform(self.history, rows=rows)
+            else:
+                X = ex._feature_frame(self.model, self.history).loc[rows]
+            yield slice(0, len(rows)), X.reset_index(drop=True)
+            return
+        pos = self._positions(rows)
+        size = int(size or _BLOCK_ROWS)
+        for i in range(0, len(rows), size):
+            block = self.feats._matrix(self.H, pos[i:i + size], self.plan, order="C")
+            yield slice(i, i + size), pd.DataFrame(block, columns=self.names, copy=False)
 
 
 def _labels(codes: np.ndarray, labels) -> pd.api.extensions.ExtensionArray:
@@ -468,6 +494,15 @@ def _labels(codes: np.ndarray, labels) -> pd.api.extensions.ExtensionArray:
     d = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=codes < 0),
                                        pa.array(list(labels), pa.large_string()))
     return pd.array(d.cast(pa.large_string()), dtype="str")
+
+
+def _take_text(s: pd.Series, pos: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``s`` at ``pos`` as a ``str`` array, through codes: a place column has few distinct
+    values, and a random-order take of a long string column costs far more."""
+    from .features import _encode
+
+    codes, vocab = _encode(s)
+    return _labels(codes[pos], sorted(vocab, key=vocab.get))
 
 
 def _sparse_text(slots: np.ndarray, values: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -490,8 +525,10 @@ def _rank_order(p: np.ndarray, r: np.ndarray, ids: pd.Series, slots: np.ndarray)
     if tie.any():
         member = np.flatnonzero(tie | np.r_[tie[1:], False])
         run = np.cumsum(~tie)[member]
-        key = ids.take(slots[o[member]]).to_numpy(dtype=object)
-        o[member] = o[member[sorted(range(len(member)), key=lambda i: (run[i], key[i]))]]
+        # the ids' own sort (code-point order, as Python compares str), then by run
+        id_rank = np.empty(len(member), dtype=np.int64)
+        id_rank[ids.take(slots[o[member]]).reset_index(drop=True).argsort(kind="stable").to_numpy()] = np.arange(len(member))
+        o[member] = o[member[np.lexsort((id_rank, run))]]
     return o
 
 
