@@ -51,6 +51,14 @@ def _fs(s: pd.Series) -> np.ndarray:
     return pd.to_numeric(s, errors="coerce").astype("float64").to_numpy(dtype="float64", na_value=np.nan)
 
 
+def _nansum(arrays: list[np.ndarray]) -> np.ndarray:
+    """Elementwise sum ignoring NaN (0 where all are NaN), added in list order."""
+    out = np.where(np.isnan(arrays[0]), 0.0, arrays[0])  # not nan_to_num: it would also clip ±inf
+    for a in arrays[1:]:
+        out = out + np.where(np.isnan(a), 0.0, a)
+    return out
+
+
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = a / b
@@ -288,12 +296,17 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
                 return arr[pos]
             return _fs(pd.Series(arr.take(pos), copy=False))
 
+        lag_at: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
         def lag(a: np.ndarray, k: int = 1) -> np.ndarray:
             """a (over U) shifted k records back within the household, at the output rows."""
-            src = at - k
-            okk = src >= 0
-            src = np.where(okk, src, 0)
-            okk &= (U[src] == U[at] - k) & (gU[src] == gU[at])
+            if k not in lag_at:  # where to read, and whether that is the same household's record
+                src = at - k
+                okk = src >= 0
+                src = np.where(okk, src, 0)
+                okk &= (U[src] == U[at] - k) & (gU[src] == gU[at])
+                lag_at[k] = (src, okk)
+            src, okk = lag_at[k]
             return np.where(okk, a[src], np.nan)
 
         # -- the quantities lags read, over U (output rows and their predecessors)
@@ -305,7 +318,7 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         cur = {k: v[at] for k, v in c.items()}
         yr = yr_u[at]
         F: dict[str, np.ndarray] = {}
-        pc, line, size, size_pos, total = cur["pc"], cur["line"], cur["size"], cur["size_pos"], cur["total"]
+        pc, line, size, size_pos = cur["pc"], cur["line"], cur["size"], cur["size_pos"]
         wage, netbus, prop, trans = cur["wage"], cur["netbus"], cur["prop"], cur["trans"]
         claims = col("income_insurance_claims", po)
         F["income_pc"] = pc
@@ -331,17 +344,21 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         F["years_since_prev_record"] = gap
         # number of prior records: position within the household's ordered rows
         F["n_prior_records"] = (q - plan["grp_start"][q]).astype(float)
-        hist_l = np.column_stack([logpc] + [lag(c["logpc"], k) for k in range(1, self.n_history)])
-        hist_r = np.column_stack([ratio] + [lag(c["ratio"], k) for k in range(1, self.n_history)])
-        cnt = np.sum(~np.isnan(hist_l), axis=1)
+        # the last n_history records, one array per record: elementwise sums in record
+        # order (the same arithmetic as a row-wise nansum, without its per-row overhead)
+        hist_l = [logpc] + [lag(c["logpc"], k) for k in range(1, self.n_history)]
+        hist_r = [ratio] + [lag(c["ratio"], k) for k in range(1, self.n_history)]
+        cnt = sum((~np.isnan(h)).astype(np.int64) for h in hist_l)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.nansum(hist_l, axis=1) / np.where(cnt > 0, cnt, np.nan)
-            var = np.nansum((hist_l - mean[:, None]) ** 2, axis=1) / np.where(cnt > 1, cnt - 1, np.nan)
+            mean = _nansum(hist_l) / np.where(cnt > 0, cnt, np.nan)
+            var = _nansum([(h - mean) ** 2 for h in hist_l]) / np.where(cnt > 1, cnt - 1, np.nan)
         F["vol_log_income_pc"] = np.sqrt(var)
-        allnan = np.all(np.isnan(hist_r), axis=1)
-        F["min_ratio_to_line_hist"] = np.where(allnan, np.nan, np.nanmin(np.where(allnan[:, None], 0, hist_r), axis=1))
-        F["n_below_line_hist"] = np.sum(hist_r < 1, axis=1).astype(float)
-        F["n_below_1_5_line_hist"] = np.sum(hist_r < 1.5, axis=1).astype(float)
+        low = hist_r[0]
+        for h in hist_r[1:]:
+            low = np.fmin(low, h)  # NaN only where every record is missing
+        F["min_ratio_to_line_hist"] = low
+        F["n_below_line_hist"] = sum((h < 1).astype(np.int64) for h in hist_r).astype(float)
+        F["n_below_1_5_line_hist"] = sum((h < 1.5).astype(np.int64) for h in hist_r).astype(float)
 
         med, edu, pos_total = cur["med"], cur["edu"], cur["pos_total"]
         F["rigid_ratio"] = cur["rigid_ratio"]
@@ -434,7 +451,7 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         shocks = np.column_stack([col(k) for k in _SHOCKS])
         return {
             "line": line, "size": size, "size_pos": size_pos, "wage": wage, "netbus": netbus, "prop": prop,
-            "trans": trans, "total": total, "pc": pc, "logpc": np.log1p(np.clip(pc, 0, None)),
+            "trans": trans, "pc": pc, "logpc": np.log1p(np.clip(pc, 0, None)),
             "ratio": np.clip(_div(pc, line), -cr, cr), "med": med, "edu": edu, "pos_total": pos_total,
             "rigid_ratio": np.clip(np.where(np.isnan(pos_total) & (rigid > 0), cr, _div(rigid, pos_total)), 0, cr),
             "n_labor": col("n_labor"), "shocks": shocks, "n_shocks": np.nansum(shocks, axis=1),
