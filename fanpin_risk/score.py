@@ -269,21 +269,9 @@ def score(
         raise ContractError(f"quota_by must be one of {_UNIT_COLS}, got {quota_by!r}")
     prep = _prepare(records, model, year=year, lines=lines, current=False)
     panel, y, history, rows = prep["panel"], prep["year"], prep["history"], prep["scored_rows"]
-    # Bookkeeping is positional (the panel has a RangeIndex here): one slot per
-    # household, in the panel's household grouping. Looking households up by their
-    # string ids cost ten times the model's own prediction at a million households.
-    n = len(panel)
     years = panel["year"].to_numpy(dtype="int64")
-    order, new_group = household_order(panel["household_id"], years)
-    srt = np.arange(n) if order is None else order
-    starts = np.flatnonzero(new_group)
-    nh = len(starts)
-    gid = np.empty(n, dtype=np.int64)
-    gid[srt] = np.cumsum(new_group) - 1
-    last_pos = srt[np.r_[starts[1:], n] - 1]  # each household's latest record
-    cur_pos = np.flatnonzero(years == y)
-    g_cur = np.full(nh, -1, dtype=np.int64)
-    g_cur[gid[cur_pos]] = cur_pos
+    gid, last_pos, g_cur = _households(panel, years, y)
+    nh = len(last_pos)
 
     # status: 0 scored, 1 unscorable, 2 not in the year
     status = np.full(nh, 2, dtype=np.int8)
@@ -360,7 +348,6 @@ def score(
     has_labor = pd.arrays.BooleanArray(np.nan_to_num(nl) > 0, np.isnan(nl))
 
     # reasons, block by block: contributions and text for a few thousand households at a time
-    text_cols = ("main_risk_type", "top_factors", "risk_type_contributions", "suggested_measures")
     mode = reasons or ("all" if n_scored <= REASONS_ALL_MAX else "budget")
     if mode not in ("all", "budget", "none"):
         raise ContractError(f"reasons must be 'all', 'budget' or 'none', got {reasons!r}")
@@ -369,27 +356,13 @@ def score(
         want = sc
         if mode == "budget":
             want = sc[in_budget[sc]] if budget is not None else sc[tier[sc] == 0]
-    text = {c: np.full(len(want), np.nan, dtype=object) for c in text_cols}
+    text = {c: np.full(len(want), np.nan, dtype=object) for c in _TEXT_COLS}
     if len(want):
         x_of_g = np.full(nh, -1, dtype=np.int64)
         x_of_g[g_rows] = np.arange(len(rows))
-        mm = ex.load_measures_map(measures)
-        shock_cols = [c for c in ex.SHOCK_TYPES if c in panel.columns]
-        for sl, Xs in blocks(rows[x_of_g[want]]):
-            w = want[sl]
-            base, contrib = ex.contributions(model, None, Xs)
-            grouped = ex.group_by_risk_type(contrib, X=Xs)
-            if attribute_shocks:
-                grouped = ex.attribute_to_shocks(grouped, panel[shock_cols].take(g_cur[w]).reset_index(drop=True))
-            main, types = ex.main_risk_types(grouped)
-            text["main_risk_type"][sl] = main.to_numpy(dtype=object)
-            text["top_factors"][sl] = ex.top_factor_words(contrib, Xs).to_numpy(dtype=object)
-            text["risk_type_contributions"][sl] = ex.format_risk_type_contributions(grouped).to_numpy(dtype=object)
-            # a failing guarantee (三保障 and drinking water) must be fixed whatever the main risk is
-            failing = ex.failing_guarantee_types(Xs)
-            types = pd.Series([t + [g for g in f if g not in t] for t, f in zip(types, failing)], index=types.index, dtype=object)
-            labour = pd.Series(has_labor[w], index=types.index, dtype="boolean")
-            text["suggested_measures"][sl] = ex.suggest_measures(types, labour, mm).to_numpy(dtype=object)
+        shocks = panel[[c for c in ex.SHOCK_TYPES if c in panel.columns]].take(g_cur[want]).reset_index(drop=True)
+        _reason_texts(model, blocks, rows[x_of_g[want]], shocks, has_labor[want], text,
+                      measures=measures, attribute_shocks=attribute_shocks)
 
     # order: ranked, then the households without a score by id
     rest = np.flatnonzero(status != 0)
@@ -435,6 +408,56 @@ _BLOCK_ROWS = 32_768
 
 #: Tier labels, highest first.
 TIERS = ("高", "中", "低")
+
+
+#: Reason columns, filled only for the households explained.
+_TEXT_COLS = ("main_risk_type", "top_factors", "risk_type_contributions", "suggested_measures")
+
+
+def _households(panel: pd.DataFrame, years: np.ndarray, y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positional household bookkeeping: household of each row, its latest row, its row in year ``y`` (−1: none).
+
+    Households are numbered in the panel's grouping order. Looking them up by
+    their string ids instead cost ten times the model's own prediction at a
+    million households.
+    """
+    n = len(panel)
+    order, new_group = household_order(panel["household_id"], years)
+    srt = np.arange(n) if order is None else order
+    starts = np.flatnonzero(new_group)
+    gid = np.empty(n, dtype=np.int64)
+    gid[srt] = np.cumsum(new_group) - 1
+    last_pos = srt[np.r_[starts[1:], n] - 1]
+    cur_pos = np.flatnonzero(years == y)
+    g_cur = np.full(len(starts), -1, dtype=np.int64)
+    g_cur[gid[cur_pos]] = cur_pos
+    return gid, last_pos, g_cur
+
+
+def _reason_texts(model: Any, blocks: "_FeatureBlocks", rows: np.ndarray, records: pd.DataFrame,
+                  has_labor: pd.api.extensions.ExtensionArray, text: dict[str, np.ndarray], *,
+                  measures=None, attribute_shocks: bool = True) -> None:
+    """Fill ``text`` (arrays aligned with ``rows``) block by block: contributions, risk types, words, measures.
+
+    ``records`` holds the scored-year shock columns of ``rows``, in the same order.
+    """
+    ex = importlib.import_module(".explain", __package__)
+    mm = ex.load_measures_map(measures)
+    shock_cols = [c for c in ex.SHOCK_TYPES if c in records.columns]
+    for sl, Xs in blocks(rows):
+        _, contrib = ex.contributions(model, None, Xs)
+        grouped = ex.group_by_risk_type(contrib, X=Xs)
+        if attribute_shocks:
+            grouped = ex.attribute_to_shocks(grouped, records[shock_cols].iloc[sl].reset_index(drop=True))
+        main, types = ex.main_risk_types(grouped)
+        text["main_risk_type"][sl] = main.to_numpy(dtype=object)
+        text["top_factors"][sl] = ex.top_factor_words(contrib, Xs).to_numpy(dtype=object)
+        text["risk_type_contributions"][sl] = ex.format_risk_type_contributions(grouped).to_numpy(dtype=object)
+        # a failing guarantee (三保障 and drinking water) must be fixed whatever the main risk is
+        failing = ex.failing_guarantee_types(Xs)
+        types = pd.Series([t + [g for g in f if g not in t] for t, f in zip(types, failing)], index=types.index, dtype=object)
+        labour = pd.Series(has_labor[sl], index=types.index, dtype="boolean")
+        text["suggested_measures"][sl] = ex.suggest_measures(types, labour, mm).to_numpy(dtype=object)
 
 
 class _FeatureBlocks:
