@@ -272,9 +272,52 @@ def _xy_meta(names) -> pd.DataFrame:
     return m
 
 
-def _raw_partition(pdf: pd.DataFrame, booster, names) -> pd.DataFrame:
-    raw = booster.predict(pdf[names].to_numpy(dtype=np.float64), raw_score=True) if len(pdf) else np.empty(0)
+def _raw_partition(pdf: pd.DataFrame, booster, names, num_iteration: int | None = None) -> pd.DataFrame:
+    raw = (booster.predict(pdf[names].to_numpy(dtype=np.float64), raw_score=True, num_iteration=num_iteration)
+           if len(pdf) else np.empty(0))
     return pd.DataFrame({"raw": raw, "y": pdf["__y"].to_numpy()})
+
+
+def leaf_values(booster) -> np.ndarray:
+    """Output of every leaf: ``(trees, max leaves)``, NaN past a tree's last leaf.
+
+    The raw score of a row is the sum over trees of its leaf's output (LightGBM
+    puts the initial score into the first tree's leaves).
+    """
+    info = booster.dump_model()["tree_info"]
+    out = np.full((len(info), max((t["num_leaves"] for t in info), default=1)), np.nan)
+    for i, t in enumerate(info):
+        for j in range(t["num_leaves"]):
+            out[i, j] = booster.get_leaf_output(i, j)
+    return out
+
+
+def _loss_path_partition(pdf: pd.DataFrame, booster, names, leaves: np.ndarray, rows: int = 8192) -> pd.DataFrame:
+    """Summed log-loss of the partition's rows after each number of trees (one row per partition)."""
+    T = leaves.shape[0]
+    total = np.zeros(T)
+    X = pdf[names].to_numpy(dtype=np.float64)
+    sign = 2.0 * pdf["__y"].to_numpy(dtype=np.float64) - 1.0
+    for i in range(0, len(pdf), rows):  # (rows × trees) at a time
+        L = np.asarray(booster.predict(X[i:i + rows], pred_leaf=True), dtype=np.int64).reshape(-1, T)
+        cum = np.cumsum(leaves[np.arange(T), L], axis=1)
+        total += np.logaddexp(0.0, -sign[i:i + rows, None] * cum).sum(axis=0)
+    return pd.DataFrame([np.r_[total, len(pdf)]], columns=[f"t{k}" for k in range(T)] + ["n"])
+
+
+def early_stop(loss: np.ndarray, patience: int) -> int:
+    """Trees LightGBM's early stopping would keep, given the validation loss after each tree.
+
+    As ``lightgbm.early_stopping``: the best so far is kept, and growing stops once
+    ``patience`` trees in a row have not improved on it.
+    """
+    best, best_k = np.inf, 0
+    for k, v in enumerate(loss):
+        if v < best:
+            best, best_k = v, k
+        elif k - best_k >= patience:
+            break
+    return best_k + 1
 
 
 def train_dask(
@@ -299,8 +342,13 @@ def train_dask(
 
     Differences from the in-memory :func:`fanpin_risk.train`, stated plainly:
 
-    * LightGBM's Dask interface has no early stopping, so a fixed number of
-      trees is grown: ``params["n_estimators"]``, default the in-memory cap (300).
+    * LightGBM's Dask interface has no early stopping (LightGBM issue #4493), so
+      the number of trees is chosen after the fact, by the same rule: trees are
+      grown to the cap (``params["n_estimators"]``, default 300) on the years
+      before the last, the last year's log-loss is read after every tree, and
+      the count where ``lightgbm.early_stopping`` (patience
+      ``params["early_stopping"]``) would have stopped is kept
+      (:func:`early_stop`). The final trees are grown to that count on all years.
     * Platt calibration is fitted, as in memory, on the out-of-time margins of the
       last training year from trees grown on the earlier years; the final trees
       are then grown on all labelled years.
@@ -311,8 +359,8 @@ def train_dask(
       workers each worker bins its own part, so compare predictions within a
       tolerance or the out-of-time AUC within a small margin (the test checks
       the out-of-time AUC within 0.05 of the in-memory model's on a small panel;
-      per-household probabilities can differ much more, since the in-memory model
-      early-stops and the Dask one grows a fixed number of trees).
+      per-household probabilities can differ more, since the trees and so the
+      chosen tree count differ).
 
     Parameters
     ----------
@@ -336,7 +384,7 @@ def train_dask(
 
     from . import __version__
     from .features import INPUT_COLUMNS, PanelFeatures
-    from .models import LGB_DEFAULTS, MAX_TREES, SCHEMA_VERSION, RiskModel, _fit_platt, _LightGBM
+    from .models import EARLY_STOPPING, LGB_DEFAULTS, MAX_TREES, SCHEMA_VERSION, RiskModel, _fit_platt, _LightGBM
 
     if model != "lightgbm":
         raise ModelError(f"train_dask fits LightGBM only, not {model!r}; train {model!r} in memory on a sample")
@@ -363,27 +411,38 @@ def train_dask(
 
     p = dict(params or {})
     calib = p.pop("calibration", "platt")
-    n_trees = int(p.pop("n_estimators", p.pop("num_boost_round", MAX_TREES)))
-    p.pop("early_stopping", None)
+    max_trees = int(p.pop("n_estimators", p.pop("num_boost_round", MAX_TREES)))
+    patience = int(p.pop("early_stopping", EARLY_STOPPING))
     lp = {**LGB_DEFAULTS, **p, "seed": seed, "bagging_seed": seed, "feature_fraction_seed": seed, "data_random_seed": seed}
     lp.pop("objective", None)
     lp.pop("verbose", None)
 
-    def fit(frame):
+    def fit(frame, n_trees):
         clf = lgb.DaskLGBMClassifier(client=client, n_estimators=n_trees, objective="binary", verbose=-1, **lp)
         return clf.fit(frame[names], frame["__y"]).to_local().booster_
 
     if calib not in ("platt",):
         raise ModelError("train_dask supports calibration='platt' only")
+    n_trees = max_trees
     if len(years) >= 2:
-        b0 = fit(xy[xy["__year"] < years[-1]])
-        va = _compute(client, xy[xy["__year"] == years[-1]].map_partitions(
-            _raw_partition, b0, names, meta={"raw": "float64", "y": "int64"}))[0]
+        # LightGBM's Dask interface cannot early-stop; grow to the cap on the earlier
+        # years, then read the held-out year's loss after every tree (leaf outputs
+        # summed per partition) and keep as many trees as early stopping would
+        b0 = fit(xy[xy["__year"] < years[-1]], max_trees)
+        valid = xy[xy["__year"] == years[-1]]
+        leaves = leaf_values(b0)
+        T = leaves.shape[0]
+        path = _compute(client, valid.map_partitions(
+            _loss_path_partition, b0, names, leaves,
+            meta={**{f"t{k}": "float64" for k in range(T)}, "n": "float64"}))[0].sum()
+        n_trees = early_stop(path[[f"t{k}" for k in range(T)]].to_numpy() / max(path["n"], 1.0), patience)
+        va = _compute(client, valid.map_partitions(
+            _raw_partition, b0, names, n_trees, meta={"raw": "float64", "y": "int64"}))[0]
         cal = _fit_platt(va["raw"].to_numpy(), va["y"].to_numpy())
         fold, n_valid = f"year {years[-1]}", len(va)
     else:
         b0, cal, fold, n_valid = None, None, "none (one training year)", 0
-    booster = fit(xy)
+    booster = fit(xy, n_trees)
     if cal is None:
         va = _compute(client, xy.map_partitions(_raw_partition, booster, names, meta={"raw": "float64", "y": "int64"}))[0]
         cal = _fit_platt(va["raw"].to_numpy(), va["y"].to_numpy())

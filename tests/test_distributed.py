@@ -100,8 +100,56 @@ def test_train_dask_close_to_in_memory(client, panel):
     p = dm.save(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"dask_model_{os.getpid()}"))
     again = fanpin_risk.load_model(p)
     np.testing.assert_allclose(again.predict_proba(panel).loc[rows].to_numpy(), pd_, atol=1e-12)
+    # the tree count was chosen on the held-out year, within the cap
+    assert 1 <= dm.metadata["estimator"]["best_iteration"] <= 40
+    assert dm._impl.booster.num_trees() == dm.metadata["estimator"]["best_iteration"]
 
 
 def test_train_dask_rejects_other_models(client, panel):
     with pytest.raises(ModelError, match="LightGBM"):
         fanpin_risk.train(dd.from_pandas(panel, npartitions=2), model="scorecard", client=client, log_to_mlflow=False)
+
+
+def _lgb_data(seed=0, n=3000):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 6))
+    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 + rng.normal(scale=1.5, size=n) > 0.8).astype(int)
+    return X, y
+
+
+def test_leaf_values_sum_to_the_raw_score():
+    import lightgbm as lgb
+
+    from fanpin_risk.distributed import leaf_values
+
+    X, y = _lgb_data()
+    b = lgb.train({"objective": "binary", "num_leaves": 7, "verbose": -1}, lgb.Dataset(X, y), num_boost_round=25)
+    leaves = leaf_values(b)
+    L = b.predict(X, pred_leaf=True)
+    np.testing.assert_allclose(leaves[np.arange(25), L].sum(axis=1), b.predict(X, raw_score=True), rtol=0, atol=1e-9)
+
+
+def test_tree_count_chosen_as_lightgbm_early_stopping_would():
+    """The loss path from leaf outputs and the stopping rule reproduce lightgbm.early_stopping."""
+    import lightgbm as lgb
+
+    from fanpin_risk.distributed import _loss_path_partition, early_stop, leaf_values
+
+    X, y = _lgb_data(1)
+    Xv, yv = _lgb_data(2, 2000)
+    # a fast learner that overfits, so early stopping really stops
+    prm = {"objective": "binary", "num_leaves": 31, "learning_rate": 0.3, "min_data_in_leaf": 5, "verbose": -1,
+           "deterministic": True, "num_threads": 1}
+    rec: dict = {}
+    stopped = lgb.train(prm, lgb.Dataset(X, y), num_boost_round=200,
+                        valid_sets=[lgb.Dataset(Xv, yv)], valid_names=["v"],
+                        callbacks=[lgb.early_stopping(10, verbose=False), lgb.record_evaluation(rec)])
+    full = lgb.train(prm, lgb.Dataset(X, y), num_boost_round=200)
+    names = [f"f{i}" for i in range(6)]
+    pdf = pd.DataFrame(Xv, columns=names).assign(__y=yv)
+    path = _loss_path_partition(pdf, full, names, leaf_values(full), rows=700)
+    loss = path[[f"t{k}" for k in range(200)]].to_numpy()[0] / path["n"].iloc[0]
+    seen = rec["v"]["binary_logloss"]
+    np.testing.assert_allclose(loss[:len(seen)], seen, rtol=1e-6)
+    assert stopped.best_iteration < 100  # it did stop early
+    assert early_stop(loss, 10) == stopped.best_iteration
