@@ -21,8 +21,11 @@ def test_bench_quick_writes_report(tmp_path):
                    "score / predict floor", "### Targets"):
         assert needle in text, needle
     data = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
-    rows = {r["reasons"]: r for r in data["results"]["score"]}
+    rows = {r["reasons"]: r for r in data["results"]["score"] if not r.get("model")}
     assert set(rows) == {"none", "budget", "all"}
+    big = [r for r in data["results"]["score"] if r.get("model")]
+    assert len(big) == 1 and big[0]["reasons"] == "none" and big[0]["floor_predict_s"] > 0
+    assert "400 × 31" in text
     assert rows["none"]["n_explained"] == 0
     assert rows["budget"]["n_explained"] == round(0.1 * rows["budget"]["n_scored"])  # top 10 % explained
     assert rows["all"]["n_explained"] == rows["all"]["n_scored"] > 0
