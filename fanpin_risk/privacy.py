@@ -23,6 +23,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["detect_pii", "scrub", "is_id_card", "is_phone", "hash_id", "mask_value", "id_card_birth_date"]
 
@@ -35,6 +37,8 @@ _RE15 = re.compile(r"\d{15}")
 _RE_MOBILE = re.compile(r"(?:\+?86)?1[3-9]\d{9}")
 _RE_LANDLINE = re.compile(r"(?:\+?86)?0\d{2,3}-?\d{7,8}(?:-\d{1,5})?")
 _RE_NAME = re.compile(r"[\u4e00-\u9fff·]{2,4}")
+#: Arrow (RE2) pattern: ten or more ASCII digits anywhere in the value.
+_TEN_DIGITS = "(?:[0-9][^0-9]*){10}"
 
 #: Normalised header fragments that mark a column as PII, with the reason given.
 PII_HEADERS: dict[str, str] = {
@@ -129,6 +133,47 @@ def is_phone(s: object) -> bool:
     return bool(_RE_LANDLINE.fullmatch(raw)) and ("-" in raw or 10 <= len(raw) <= 12)
 
 
+def _candidates(values: object) -> tuple[np.ndarray, list]:
+    """Positions of the ``values`` that :func:`is_id_card` or :func:`is_phone` might accept, and those values.
+
+    Both tests need ten digits or more (a landline 0 + 2 + 7, a mobile 11, an ID card
+    15). In ASCII text NFKC changes nothing and a digit is 0-9, so ASCII text with
+    fewer than ten of them is rejected here by Arrow kernels over all values at
+    once. Anything else (full-width digits, numbers, dates, ...) stays a candidate:
+    the exact tests decide, so the pre-filter never changes an answer.
+
+    ``values`` is an Arrow array or pandas string array of text, or any sequence.
+    """
+    if isinstance(getattr(values, "dtype", None), pd.StringDtype):
+        values = pa.array(values)
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        text, is_text = values, None
+    else:
+        values = list(values)
+        is_text = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values))
+        try:
+            text = pa.array([v for v, t in zip(values, is_text) if t], type=pa.large_string())
+        except UnicodeEncodeError:  # a lone surrogate: leave every value to the exact tests
+            return np.arange(len(values)), values
+    few = pc.and_(pc.string_is_ascii(text), pc.invert(pc.match_substring_regex(text, _TEN_DIGITS)))
+    few = np.asarray(pc.fill_null(few, False), dtype=bool)
+    if is_text is None:
+        idx = np.flatnonzero(~few)
+        return idx, values.take(pa.array(idx)).to_pylist()
+    keep = np.ones(len(values), dtype=bool)
+    keep[is_text] = ~few
+    idx = np.flatnonzero(keep)
+    return idx, [values[i] for i in idx]
+
+
+def _id_or_phone(values: object) -> np.ndarray:
+    """``is_id_card(v) or is_phone(v)`` for each of ``values`` (see :func:`_candidates`)."""
+    out = np.zeros(len(values), dtype=bool)
+    idx, cand = _candidates(values)
+    out[idx] = [is_id_card(v) or is_phone(v) for v in cand]
+    return out
+
+
 def _is_name(s: object) -> bool:
     v = str(s).strip()
     return bool(_RE_NAME.fullmatch(v)) and v[0] in _SURNAMES
@@ -179,10 +224,11 @@ def _content_reason(s: pd.Series, *, names: bool = True) -> str | None:
     uniq = pd.unique(vals)
     sample = uniq[:2000]
     n = len(sample)
-    k_id = sum(map(is_id_card, sample))
+    _, cand = _candidates(sample)
+    k_id = sum(map(is_id_card, cand))
     if k_id and k_id >= 0.3 * n:
         return "ID-card numbers (content)"
-    k_ph = sum(map(is_phone, sample))
+    k_ph = sum(map(is_phone, cand))
     if k_ph and k_ph >= 0.3 * n:
         return "phone numbers (content)"
     if names and n >= 3 and len(uniq) >= 0.5 * len(vals):
@@ -231,7 +277,7 @@ def hash_household_ids(s: pd.Series, salt: str) -> tuple[pd.Series, int]:
     Returns the new series and the number of distinct values replaced.
     """
     uniq = pd.unique(s.dropna())
-    repl = {u: hash_id(u, salt) for u in uniq if is_id_card(u) or is_phone(u)}
+    repl = {u: hash_id(u, salt) for u in uniq[_id_or_phone(uniq)]}
     if not repl:
         return s, 0
     out = s.map(lambda v: repl.get(v, v))

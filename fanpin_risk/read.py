@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -22,6 +23,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as arrow_csv
 
 from . import contract, privacy
 from .errors import ContractError, MissingLineError, ReadError
@@ -53,6 +57,14 @@ _EXCEL_SERIAL = (36526, 73415)
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _SCAN_ROWS = 30
 _MIN_MATCH = 3
+# Arrow (RE2) patterns run over the distinct values of a text column. No spelling of a
+# missing value holds a digit or a Han character, and NFKC, strip and lower keep both.
+_DIGIT_OR_HAN = "[0-9\u4e00-\u9fff]"
+# An ASCII decimal that parse_number reads as float(value): no space, comma, unit, "+"
+# or exponent (those go through parse_number itself).
+_PLAIN_NUMBER = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)$"
+# ASCII whitespace as str.strip() sees it, at either end of a value.
+_EDGE_SPACE = r"^[\t-\r\x1c-\x20]|[\t-\r\x1c-\x20]$"
 
 
 # --------------------------------------------------------------------------- value parsers
@@ -71,11 +83,87 @@ def _na_mask(s: pd.Series) -> pd.Series:
     base = s.isna()
     if s.dtype.kind in "biufcmM" or s.dtype in ("boolean", "Int64", "Float64"):
         return base.astype(bool)
+    enc = _text_codes(s)
+    if enc is not None:
+        codes, uniq = enc
+        return pd.Series(_take(_isna_text(uniq), codes, True), index=s.index)
     rest = s[~base]
     bad = [u for u in pd.unique(rest) if _isna(u)]
     if not bad:
         return base.astype(bool)
     return (base | s.isin(bad)).astype(bool)
+
+
+def _text_codes(s: pd.Series) -> tuple[np.ndarray, pa.Array | pa.ChunkedArray] | None:
+    """Codes (-1 where missing) and distinct values of ``s`` when every value is text, else None.
+
+    Parsing and PII tests then run once per distinct value, mostly as Arrow kernels,
+    and reach the rows through the codes. A column mixing text with numbers or dates
+    (Excel) gives None: pandas' unique/isin/map treat 1, 1.0 and True as one value
+    there, which only the per-value paths reproduce.
+    """
+    if isinstance(s.dtype, pd.StringDtype):
+        codes, uniq = pd.factorize(s)
+        return codes, pa.array(uniq.array)
+    if s.dtype != object:
+        return None
+    codes, uniq = pd.factorize(s.to_numpy())
+    if not all(isinstance(u, str) for u in uniq):
+        return None
+    try:
+        return codes, pa.array(uniq, type=pa.large_string())
+    except UnicodeEncodeError:  # a lone surrogate: only Python holds it
+        return None
+
+
+def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow boolean result (no nulls) as a numpy bool array."""
+    return np.asarray(mask, dtype=bool)
+
+
+def _take(per_value: np.ndarray, codes: np.ndarray, missing: Any) -> np.ndarray:
+    """Per-row array from per-distinct-value results; rows with code -1 (missing) get ``missing``."""
+    return np.concatenate([per_value, np.array([missing], dtype=per_value.dtype)])[codes]
+
+
+def _take_str(per_value: np.ndarray, codes: np.ndarray) -> pd.arrays.ArrowStringArray:
+    """``str`` array of per-distinct-value strings (None: missing) taken per row, with no Python string per row."""
+    rows = pa.array(per_value, type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.arrays.ArrowStringArray(rows, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
+def _test_some(uniq: pa.Array | pa.ChunkedArray, test: Any, maybe: np.ndarray) -> np.ndarray:
+    """``test(u)`` for the distinct values where the pre-filter ``maybe`` holds, False elsewhere."""
+    out = np.zeros(len(uniq), dtype=bool)
+    idx = np.flatnonzero(maybe)
+    if len(idx):
+        out[idx] = [test(u) for u in uniq.take(pa.array(idx)).to_pylist()]
+    return out
+
+
+def _isna_text(uniq: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """:func:`_isna` of each distinct text value (only those without a digit or Han character can be missing)."""
+    return _test_some(uniq, _isna, ~_np(pc.match_substring_regex(uniq, _DIGIT_OR_HAN)))
+
+
+def _parse_strings(uniq: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """:func:`_parse_string` of each distinct text value (object array).
+
+    ASCII text is its own NFKC form, so unless it starts or ends with whitespace
+    it comes back unchanged; only the other values go through the Python function.
+    """
+    out = uniq.to_numpy(zero_copy_only=False)
+    odd = ~_np(pc.string_is_ascii(uniq)) | _np(pc.match_substring_regex(uniq, _EDGE_SPACE))
+    out[odd] = [_parse_string(u) for u in out[odd]]
+    return out
+
+
+def _to_float(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """``float(t)`` of :data:`_PLAIN_NUMBER` values: Arrow's parser rounds correctly, as ``float`` does."""
+    try:
+        return np.asarray(pc.cast(text, pa.float64()), dtype=np.float64)
+    except pa.ArrowInvalid:  # out of range: float() gives ±inf
+        return np.array([float(t) for t in text.to_pylist()], dtype=np.float64)
 
 
 def parse_bool(v: Any) -> bool:
@@ -184,6 +272,9 @@ class _Ctx:
     dropped: dict[str, str] = field(default_factory=dict)
     unknown: list[str] = field(default_factory=list)
     header_map: dict[str, str] = field(default_factory=dict)
+    #: Tables read by the CSV parser: their columns are Arrow strings standing in for
+    #: the Python strings of the other readers (a fraction of the memory).
+    arrow_text: set[str] = field(default_factory=set)
 
     def issue(self, *, field: str, value: Any, rule: str, level: str, message: str,
               row: Any = None, key: tuple | None = None) -> None:
@@ -266,34 +357,83 @@ def _decode(data: bytes, label: str, ctx: _Ctx) -> str:
     return "\n".join(out)
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` as iterating ``io.StringIO(text)`` gives them, without copying the text."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start) + 1 or len(text)
+        yield text[start:end]
+        start = end
+
+
 def _grid_from_text(text: str) -> pd.DataFrame:
     head = text[:5000]
     delim = "\t" if head.count("\t") > head.count(",") else ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delim))
+    rows = list(csv.reader(_lines(text), delimiter=delim))
     width = max((len(r) for r in rows), default=0)
     return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
 
 
 def _frame_from_text(text: str, table: str, label: str, ctx: _Ctx) -> pd.DataFrame:
-    # Find the header on the first rows with the csv module, then let the C parser read the body;
-    # ragged rows fall back to the csv module for the whole file.
+    # Find the header on the first rows with the csv module, then let Arrow's parser (plain
+    # files) or pandas' C parser read the body; ragged rows fall back to the csv module for
+    # the whole file.
     head = text[:5000]
     delim = "\t" if head.count("\t") > head.count(",") else ","
-    first = list(zip(range(_SCAN_ROWS), csv.reader(io.StringIO(text), delimiter=delim)))
+    first = list(zip(range(_SCAN_ROWS), csv.reader(_lines(text), delimiter=delim)))
     width = max((len(r) for _, r in first), default=0)
     grid = pd.DataFrame([r + [""] * (width - len(r)) for _, r in first], dtype=object)
     if grid.empty:
         raise ReadError(f"{label} is empty")
     i, _best = _header_row(grid, table)
     if i is not None:
-        try:
-            body = pd.read_csv(io.StringIO(text), sep=delim, skiprows=i, header=None, dtype=str,
-                               keep_default_na=False, na_filter=False, skip_blank_lines=False)
-        except (pd.errors.ParserError, ValueError):
-            body = None
+        body = _plain_csv_body(text, i, delim)
+        if body is None:
+            try:
+                # pandas feeds a StringIO to the C parser as these UTF-8 bytes; passing them
+                # directly spares a 4-bytes-per-character copy of the text.
+                body = pd.read_csv(io.BytesIO(text.encode("utf-8")), sep=delim, skiprows=i, header=None, dtype=str,
+                                   keep_default_na=False, na_filter=False, skip_blank_lines=False)
+            except (pd.errors.ParserError, ValueError):
+                body = None
         if body is not None:
-            return _frame_from_grid(body.astype(object), table, label, ctx, skipped=i)
+            ctx.arrow_text.add(label)
+            return _frame_from_grid(body, table, label, ctx, skipped=i)
     return _frame_from_grid(_grid_from_text(text), table, label, ctx)
+
+
+def _plain_csv_body(text: str, skip: int, delim: str) -> pd.DataFrame | None:
+    """The body pandas' C parser reads from ``text`` after ``skip`` rows (``dtype=str``, no NA filter), read by Arrow.
+
+    Arrow's parser is several times faster and builds no Python strings. It is used
+    only where both parsers certainly agree: no quote character, carriage return,
+    NUL or byte-order mark (so a row is a line, a field the text between delimiters,
+    kept as is), and every row with the header row's number of fields (Arrow refuses
+    a row that has another; pandas pads short rows). Otherwise None: pandas reads it.
+    """
+    if any(c in text for c in '"\r\x00\ufeff'):
+        return None
+    start = 0
+    for _ in range(skip):
+        start = text.find("\n", start) + 1
+    end = text.find("\n", start)
+    width = text.count(delim, start, len(text) if end < 0 else end) + 1
+    if width < 2:  # a blank line would be a one-field row to Arrow too
+        return None
+    names = [str(j) for j in range(width)]
+    try:
+        table = arrow_csv.read_csv(
+            io.BytesIO(text[start:].encode("utf-8")),
+            read_options=arrow_csv.ReadOptions(column_names=names),
+            parse_options=arrow_csv.ParseOptions(delimiter=delim, quote_char=False, double_quote=False,
+                                                 escape_char=False, newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=arrow_csv.ConvertOptions(column_types={n: pa.large_string() for n in names},
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowException:
+        return None
+    dtype = pd.StringDtype("pyarrow", na_value=np.nan)  # what read_csv(dtype=str) gives
+    return pd.DataFrame({j: pd.arrays.ArrowStringArray(table.column(j), dtype=dtype) for j in range(width)})
 
 
 def _merge_header_rows(grid: pd.DataFrame, i: int, table: str) -> tuple[list, list[int]]:
@@ -349,13 +489,20 @@ def _drop_total_rows(body: pd.DataFrame, label: str, ctx: _Ctx, offset: int = 0)
     """
     if body.empty:
         return body
+    def is_total(u: Any) -> bool:
+        return isinstance(u, str) and bool(_TOTAL.fullmatch(re.sub(r"\s+", "", unicodedata.normalize("NFKC", u))))
+
     hit = np.zeros(len(body), dtype=bool)
     for j in range(min(3, body.shape[1])):
         col = body.iloc[:, j]
         if col.dtype.kind in "biufcmM":
             continue
-        totals = [u for u in pd.unique(col.dropna()) if isinstance(u, str)
-                  and _TOTAL.fullmatch(re.sub(r"\s+", "", unicodedata.normalize("NFKC", u)))]
+        enc = _text_codes(col)
+        if enc is not None:  # ASCII text stays ASCII under NFKC: never 合计/总计/小计
+            codes, uniq = enc
+            hit |= _take(_test_some(uniq, is_total, ~_np(pc.string_is_ascii(uniq))), codes, False)
+            continue
+        totals = [u for u in pd.unique(col.dropna()) if is_total(u)]
         if totals:
             hit |= col.isin(totals).to_numpy(dtype=bool)
     if hit.any():
@@ -388,13 +535,18 @@ def _frame_from_grid(grid: pd.DataFrame, table: str, label: str, ctx: _Ctx, skip
     body = grid.iloc[max(used) + 1:].copy()
     body.columns = header
     body = _drop_total_rows(body, label, ctx, offset=skipped)
-    na = pd.DataFrame({j: _na_mask(body.iloc[:, j]) for j in range(body.shape[1])})
-    na.index = body.index
-    blank = na.all(axis=1)
+    # A row is blank when every cell is missing: each column is tested only on the rows
+    # still blank so far (after the first column, usually none).
+    blank = np.ones(len(body), dtype=bool)
+    for j in range(body.shape[1]):
+        rows = np.flatnonzero(blank)
+        if not len(rows):
+            break
+        blank[rows] = _na_mask(body.iloc[rows, j]).to_numpy()
     if blank.any():
         ctx.notes.append(f"{label}: {int(blank.sum())} empty row(s) skipped")
         body = body[~blank]
-    empty_cols = [c for j, c in enumerate(body.columns) if c.startswith("unnamed_") and na.iloc[:, j][~blank].all()]
+    empty_cols = [c for j, c in enumerate(body.columns) if c.startswith("unnamed_") and _na_mask(body.iloc[:, j]).all()]
     body = body.drop(columns=empty_cols)
     return body.reset_index(drop=True)
 
@@ -486,8 +638,14 @@ def _map_headers(df: pd.DataFrame, table: str, label: str, ctx: _Ctx,
     return mapping, unknown
 
 
-def _clean(df: pd.DataFrame, table: str, label: str, ctx: _Ctx, *, prefix: str = "", member: bool = False) -> pd.DataFrame:
-    """Parse every contract column of ``df`` in place (columns already renamed to fields)."""
+def _clean(df: pd.DataFrame, table: str, label: str, ctx: _Ctx, *, prefix: str = "", member: bool = False,
+           canonical_text: bool = False) -> pd.DataFrame:
+    """Parse every contract column of ``df`` in place (columns already renamed to fields).
+
+    With ``canonical_text`` the string and category columns read from text come back
+    as ``str`` (their canonical dtype, built without a Python string per row) instead
+    of object holding str and NaN; the values are the same.
+    """
     frows = {r.field: r for r in contract.fields(table).itertuples()}
     for col in list(df.columns):
         fname = col[len(prefix):] if prefix and col.startswith(prefix) else col
@@ -511,37 +669,106 @@ def _clean(df: pd.DataFrame, table: str, label: str, ctx: _Ctx, *, prefix: str =
         if kind == "boolean" and s.dtype in ("bool", "boolean"):
             df[col] = s.astype("boolean")
             continue
-        obj = s.astype(object)
-        na = _na_mask(obj)
-        parser = _PARSERS[kind]
-        lookup: dict[Any, Any] = {}
-        bad: set = set()
-        pii_vals: set = set()
-        for u in pd.unique(obj[~na]):
-            if kind in ("number", "integer") and (privacy.is_phone(u) or privacy.is_id_card(u)):
-                pii_vals.add(u)
-                continue
-            try:
-                lookup[u] = parser(u)
-            except (ValueError, TypeError, OverflowError):
-                bad.add(u)
-        if pii_vals:
-            for idx in obj.index[(~na) & obj.isin(list(pii_vals))]:
-                _bad(ctx, df, idx, fname, "***", kind, member, pii=True)
-        out = obj.where(~na, None).map(lookup) if lookup else pd.Series(None, index=obj.index, dtype=object)
-        if bad:
-            for idx in obj.index[(~na) & obj.isin(list(bad))]:
-                _bad(ctx, df, idx, fname, obj[idx], kind, member)
-        if kind in ("number",):
-            out = out.astype("float64")
-        elif kind in ("integer", "month"):
-            out = pd.array(out, dtype="Int64")
-        elif kind == "boolean":
-            out = pd.array(out, dtype="boolean")
-        else:
-            out = out.astype(object).where(out.notna(), np.nan)
+        out, pii, bad, shown = _parse_column(s, kind, canonical_text)
+        for p in pii:
+            _bad(ctx, df, df.index[p], fname, "***", kind, member, pii=True)
+        for p in bad:
+            _bad(ctx, df, df.index[p], fname, shown.iat[p], kind, member)
         df[col] = pd.Series(out, index=df.index)
     return df
+
+
+def _parse_column(s: pd.Series, kind: str, canonical_text: bool) -> tuple[Any, np.ndarray, np.ndarray, pd.Series]:
+    """Parse a raw column as ``kind``: values, positions of PII and of unreadable cells, the raw values to show."""
+    enc = _text_codes(s)
+    if enc is None:
+        return _parse_objects(s, kind)
+    return (*_parse_text(*enc, kind, s.index, canonical_text), s)
+
+
+def _parse_text(codes: np.ndarray, uniq: pa.Array | pa.ChunkedArray, kind: str, index: pd.Index,
+                canonical_text: bool) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Parse a text column (:func:`_text_codes`) as ``kind``: values, positions of PII and of unreadable cells.
+
+    Gives what :func:`_parse_objects` gives, testing each distinct value once: only
+    values that may be missing, PII or not a plain number reach the Python functions.
+    String and category values come as ``str`` with ``canonical_text`` (see :func:`_clean`).
+    """
+    n = len(uniq)
+    na = _isna_text(uniq)
+    pii = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    todo = ~na
+    if kind in ("number", "integer", "month"):
+        vals = np.full(n, np.nan)
+    else:
+        vals = np.full(n, np.nan, dtype=object)
+    if kind in ("number", "integer"):
+        pii[todo] = privacy._id_or_phone(uniq.filter(pa.array(todo)))
+        todo &= ~pii
+        plain = todo & _np(pc.match_substring_regex(uniq, _PLAIN_NUMBER))
+        vals[plain] = _to_float(uniq.filter(pa.array(plain)))
+        if kind == "integer":  # as _parse_integer: whole and within int64
+            bad = plain & ~(np.isfinite(vals) & (vals == np.trunc(vals)) & (np.abs(vals) < 2.0**63))
+            vals[bad] = np.nan
+        todo &= ~plain
+    if kind == "string":
+        vals[todo] = _parse_strings(uniq.filter(pa.array(todo)))
+        todo[:] = False
+    parser = _PARSERS[kind]
+    idx = np.flatnonzero(todo)
+    for i, u in zip(idx, uniq.take(pa.array(idx)).to_pylist()):
+        try:
+            vals[i] = parser(u)
+        except (ValueError, TypeError, OverflowError):
+            bad[i] = True
+    pii_rows = np.flatnonzero(_take(pii, codes, False)) if pii.any() else np.array([], dtype=np.intp)
+    bad_rows = np.flatnonzero(_take(bad, codes, False)) if bad.any() else np.array([], dtype=np.intp)
+    if kind == "number":
+        out = _take(vals, codes, np.nan)
+    elif kind in ("integer", "month"):  # whole numbers below 2**63: exact as int64
+        miss = np.isnan(vals)
+        whole = np.where(miss, 0, vals).astype(np.int64)
+        out = pd.arrays.IntegerArray(_take(whole, codes, 0), _take(miss, codes, True))
+    elif kind == "boolean":
+        known = ~(na | bad)
+        true = known & (vals == True)  # noqa: E712 - elementwise on the object array
+        out = pd.arrays.BooleanArray(_take(true, codes, False), ~_take(known, codes, False))
+    elif canonical_text:
+        out = pd.Series(_take_str(np.where(na | bad, None, vals), codes), index=index)
+    else:
+        out = pd.Series(_take(vals, codes, np.nan), index=index, dtype=object)
+    return out, pii_rows, bad_rows
+
+
+def _parse_objects(s: pd.Series, kind: str) -> tuple[Any, np.ndarray, np.ndarray, pd.Series]:
+    """Parse a column of mixed values as ``kind``: values, positions of PII and unreadable cells, the raw values."""
+    obj = s.astype(object)
+    na = _na_mask(obj)
+    parser = _PARSERS[kind]
+    lookup: dict[Any, Any] = {}
+    bad: set = set()
+    pii_vals: set = set()
+    for u in pd.unique(obj[~na]):
+        if kind in ("number", "integer") and (privacy.is_phone(u) or privacy.is_id_card(u)):
+            pii_vals.add(u)
+            continue
+        try:
+            lookup[u] = parser(u)
+        except (ValueError, TypeError, OverflowError):
+            bad.add(u)
+    pii_rows = np.flatnonzero(((~na) & obj.isin(list(pii_vals))).to_numpy()) if pii_vals else np.array([], dtype=int)
+    bad_rows = np.flatnonzero(((~na) & obj.isin(list(bad))).to_numpy()) if bad else np.array([], dtype=int)
+    out = obj.where(~na, None).map(lookup) if lookup else pd.Series(None, index=obj.index, dtype=object)
+    if kind in ("number",):
+        out = out.astype("float64")
+    elif kind in ("integer", "month"):
+        out = pd.array(out, dtype="Int64")
+    elif kind == "boolean":
+        out = pd.array(out, dtype="boolean")
+    else:
+        out = out.astype(object).where(out.notna(), np.nan)
+    return out, pii_rows, bad_rows, obj
 
 
 _KIND_HINT = {
@@ -602,14 +829,24 @@ def _scrub_table(df: pd.DataFrame, mapping: dict[str, str], label: str, salt_box
         mapping.pop(col, None)
     df = df.drop(columns=list(pii))
     for c in id_cols:
-        new, k = privacy.hash_household_ids(df[c].astype(object).where(~df[c].map(_isna), None)
-                                            .map(lambda v: _parse_string(v) if v is not None else v), salt_box["salt"])
+        new, k = privacy.hash_household_ids(_id_strings(df[c]), salt_box["salt"])
         if k:
             df[c] = new
             salt_box["used"] = True
             ctx.notes.append(f"{label}: {k} household id(s) looked like ID-card or phone numbers and were replaced "
                              "by salted hashes (h_ + sha256(salt + id)[:16])")
     return df, mapping, birth
+
+
+def _id_strings(s: pd.Series) -> pd.Series:
+    """Household ids as :func:`_parse_string` reads them, missing where :func:`_isna` (the values to hash)."""
+    enc = _text_codes(s)
+    if enc is None:
+        return s.astype(object).where(~s.map(_isna), None).map(lambda v: _parse_string(v) if v is not None else v)
+    codes, uniq = enc
+    parsed = _parse_strings(uniq)
+    parsed[_isna_text(uniq)] = None
+    return pd.Series(_take_str(parsed, codes), index=s.index)
 
 
 # --------------------------------------------------------------------------- members
@@ -865,14 +1102,18 @@ def read_panel(
         ctx.header_map.update({str(c): f.lstrip("!") for c, f in mapping.items()})
         hh = hh_raw[list(mapping)].copy()
         hh.columns = [mapping[c].lstrip("!") for c in mapping]
-        hh = _clean(hh, "household_year", "household table", ctx)
+        # text in the canonical str dtype at once: to_canonical_dtypes keeps it as it is
+        hh = _clean(hh, "household_year", "household table", ctx, canonical_text=True)
         for c, f in mapping.items():
             if f.startswith("!"):
                 hh[f[1:]] = ~hh[f[1:]].astype("boolean")
                 ctx.notes.append(f"{f[1:]} read as the negation of {c!r} (是 → False)")
         extras = hh_raw[unknown].copy() if unknown else None
+        if extras is not None and "household table" in ctx.arrow_text:
+            extras = extras.astype(object)
         if unknown:
             ctx.notes.append(f"household table: {len(unknown)} column(s) outside the contract kept aside in report.extras")
+        hh_raw = None  # all read from it: free the raw columns before the member table is read
 
     # member table
     agg = None
@@ -940,7 +1181,7 @@ def read_panel(
                         ctx.notes.append(f"{f} ({contract.zh_headers()[f]}): {int(miss.sum())} empty cell(s) taken from the member rows")
 
     assert hh is not None
-    hh = hh.reset_index(drop=True) if hh_raw is None else hh
+    hh = hh.reset_index(drop=True) if source is None else hh
     if agg is not None:
         hh = _merge_members(hh, agg, ctx)
 
@@ -979,13 +1220,15 @@ def read_panel(
 
     # sort, keep track of the original rows
     order = hh.sort_values(["household_id", "year"], kind="stable", na_position="last").index
-    pos_of = {old: new for new, old in enumerate(order)}
+    # positions of the issues raised while reading (only built when some issue needs them)
+    pos_of = {old: new for new, old in enumerate(order)} if any(it["_row"] is not None for it in ctx.issues) else {}
     hh = hh.loc[order].reset_index(drop=True)
     if extras is not None:
         extras = extras.loc[order].reset_index(drop=True)
         extras.insert(0, "year", hh["year"])
         extras.insert(0, "household_id", hh["household_id"])
-    key_pos = {k: i for i, k in enumerate(zip(hh["household_id"], hh["year"]))}
+    key_pos = ({k: i for i, k in enumerate(zip(hh["household_id"], hh["year"]))}
+               if any(it["_key"] is not None for it in ctx.issues) else {})
 
     if salt_box["used"] and salt_box["random"]:
         ctx.issue(field="household_id", value=None, rule="random_salt", level="warning",
@@ -1084,11 +1327,24 @@ def _derive(hh: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
     return hh
 
 
+def _lookup_line(hh: pd.DataFrame, lines: Any, province: str | None) -> pd.Series:
+    """:func:`fanpin_risk.contract.lookup_line` run once per distinct (province, year, monitoring_line).
+
+    The line of a row depends on those three cells only, and the error names the set
+    of years without a line, so the answer and the error are the row-wise ones.
+    """
+    keys = hh[["province", "year", "monitoring_line"]]
+    group = keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy()
+    first = keys.iloc[np.unique(group, return_index=True)[1]]
+    line = contract.lookup_line(first, lines, default_province=province).to_numpy()
+    return pd.Series(line[group], index=hh.index, dtype="float64")
+
+
 def _fill_lines(hh: pd.DataFrame, lines: Any, province: str | None, ctx: _Ctx) -> pd.DataFrame:
     own = pd.to_numeric(hh["monitoring_line"], errors="coerce").astype("float64")
     has_own = own.gt(0)
     try:
-        line = contract.lookup_line(hh, lines, default_province=province)
+        line = _lookup_line(hh, lines, province)
     except MissingLineError:
         if ctx.errors == "raise":
             raise
