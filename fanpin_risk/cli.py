@@ -176,5 +176,21 @@ def _register_stages() -> None:
 _register_stages()
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+def main() -> None:
+    """Entry point of ``fanpin-risk``: a problem with the user's input is one clear message, not a traceback.
+
+    Errors of the package (:class:`~fanpin_risk.errors.FanpinError`: unreadable or
+    empty files, missing columns, no monitoring line, a refused model) already name
+    the field and the fix; anything else is a bug and keeps its traceback.
+    """
+    from .errors import FanpinError
+
+    try:
+        app()
+    except FanpinError as e:
+        Console(stderr=True).print(f"[bold red]错误 error:[/] {e}", highlight=False)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()
