@@ -984,6 +984,20 @@ def _merge_members(hh: pd.DataFrame, agg: pd.DataFrame, ctx: _Ctx) -> pd.DataFra
 
 
 # --------------------------------------------------------------------------- main entry point
+def _key_year(v):
+    """Year of a member row's (household, year) key as the household table holds it; None if unreadable.
+
+    An unreadable year ("abc") is already reported as such; its issue then has no
+    household row to point at, rather than stopping the whole read.
+    """
+    if _isna(v):
+        return pd.NA
+    try:
+        return int(float(str(v).strip().removesuffix("年")))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def read_panel(
     source: Source | None,
     members: Source | None = None,
@@ -1242,7 +1256,7 @@ def read_panel(
         pos = pos_of.get(r) if r is not None else None
         if pos is None and it["_key"] is not None:
             k = it["_key"]
-            pos = key_pos.get((k[0], pd.NA if _isna(k[1]) else int(k[1])) if k[1] is not None else k)
+            pos = key_pos.get((k[0], _key_year(k[1])) if k[1] is not None else k)
         row = dict(row=pos, household_id=hh.at[pos, "household_id"] if pos is not None else None,
                    year=hh.at[pos, "year"] if pos is not None else None)
         row.update({k: it[k] for k in ("field", "value", "rule", "level", "message")})

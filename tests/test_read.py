@@ -361,3 +361,15 @@ def test_household_fields_on_member_rows_fill_household_table():
     df, rep = read_panel(_hh_without("家庭人口数"), members=m)
     assert df.loc[0, "receives_dibao"] == True  # noqa: E712 - any member
     assert df.loc[0, "township_code"] == "520102001"
+
+
+def test_member_row_with_unreadable_year_is_flagged_not_a_crash():
+    m = _mem(年龄=[30, 31, 5])
+    m["年度"] = m["年度"].astype(object)
+    m.loc[m.index[0], "年度"] = "abc"
+    df, rep = read_panel(_hh_without("家庭人口数"), members=m, errors="warn")
+    assert len(df) == 1
+    bad = rep.issues[rep.issues["field"] == "member.year"]
+    assert len(bad) == 1 and bad["value"].iloc[0] == "abc" and bad["level"].iloc[0] == "error"
+    with pytest.raises(ContractError, match="member.year"):
+        read_panel(_hh_without("家庭人口数"), members=m)
