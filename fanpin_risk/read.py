@@ -584,6 +584,27 @@ def _choose_sheet(xl: pd.ExcelFile, sheet: str | int | None, table: str, label: 
 
 def _load(source: Source, sheet: str | int | None, table: str, label: str, ctx: _Ctx,
           exclude_sheet: str | int | None = None) -> pd.DataFrame:
+    return _unique_columns(_load_any(source, sheet, table, label, ctx, exclude_sheet))
+
+
+def _unique_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """A repeated header gets ".1", ".2", ... (as read_csv names it), so every column has its own name.
+
+    The header mapping then keeps the first and sets the others aside with a note.
+    """
+    if not df.columns.duplicated().any():
+        return df
+    seen: dict = {}
+    names = []
+    for c in df.columns:
+        k = seen.get(c, 0)
+        seen[c] = k + 1
+        names.append(c if k == 0 else f"{c}.{k}")
+    return df.set_axis(names, axis=1)
+
+
+def _load_any(source: Source, sheet: str | int | None, table: str, label: str, ctx: _Ctx,
+              exclude_sheet: str | int | None = None) -> pd.DataFrame:
     if isinstance(source, pd.DataFrame):
         return _drop_total_rows(source.reset_index(drop=True), label, ctx, offset=0)
     path = Path(source)

@@ -373,3 +373,18 @@ def test_member_row_with_unreadable_year_is_flagged_not_a_crash():
     assert len(bad) == 1 and bad["value"].iloc[0] == "abc" and bad["level"].iloc[0] == "error"
     with pytest.raises(ContractError, match="member.year"):
         read_panel(_hh_without("家庭人口数"), members=m)
+
+
+@pytest.mark.parametrize("as_csv", [False, True])
+def test_repeated_header_first_one_used(tmp_path, as_csv):
+    base = minimal(3)
+    d = pd.concat([base, base[["家庭人口数"]].assign(家庭人口数=9)], axis=1)
+    assert d.columns.duplicated().sum() == 1
+    if as_csv:
+        path = tmp_path / "dup.csv"
+        d.to_csv(path, index=False)
+        d = path
+    df, rep = read_panel(d, errors="warn")
+    assert len(df) == 3
+    assert df["household_size"].tolist() == pd.to_numeric(base["家庭人口数"]).tolist()
+    assert "家庭人口数.1" in rep.unknown_columns
