@@ -16,14 +16,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .errors import ContractError, MissingLineError
+from fanpin_risk.errors import ContractError, MissingLineError
 
 Table = Literal["household_year", "member"]
 
 #: Province name used for the national reference series of monitoring lines.
 NATIONAL = "全国"
 
-_PKG = Path(__file__).resolve().parent
+_PKG = Path(__file__).resolve().parents[1]  # the fanpin_risk package folder
 
 
 def _find_dir(installed: str, source: str) -> Path:
@@ -434,3 +434,58 @@ def export_frame(
     if headers == "zh":
         out = out.rename(columns=zh_headers(table))
     return out
+
+
+# --------------------------------------------------------------------------- model configuration
+@lru_cache(maxsize=None)
+def _monotone_table() -> pd.DataFrame:
+    return pd.read_csv(schema_dir() / "monotone.csv", dtype={"feature": "str", "sign": "int64", "why": "str"})
+
+
+def monotone_signs() -> dict[str, int]:
+    """Monotone constraints of the LightGBM model, feature → +1 / −1 (``data_schema/monotone.csv``).
+
+    Without them the trees learn that, among the poorest, dibao recipients (who
+    are lifted next year) are safer, so a scenario that cuts income could
+    *lower* a household's risk and a counterfactual that adds income could raise
+    it; scenarios and feasible-help answers need "more income, less risk" to hold.
+
+    Examples
+    --------
+    >>> monotone_signs()["ratio_to_line"]
+    -1
+    """
+    t = _monotone_table()
+    bad = t.loc[~t["sign"].isin([-1, 1]), "feature"].tolist()
+    if bad:
+        raise ContractError(f"data_schema/monotone.csv: sign must be -1 or 1 for {bad}")
+    return dict(zip(t["feature"], t["sign"].astype(int)))
+
+
+# --------------------------------------------------------------------------- outputs
+@lru_cache(maxsize=None)
+def output_columns(output: str = "ranked_list") -> pd.DataFrame:
+    """Columns of an output table in order (``data_schema/output_columns.csv``): field, dtype, header_zh, description.
+
+    Examples
+    --------
+    >>> output_columns("ranked_list")["field"].iloc[0]
+    'household_id'
+    """
+    t = pd.read_csv(schema_dir() / "output_columns.csv", dtype="str", keep_default_na=False)
+    t = t[t["output"] == output].reset_index(drop=True)
+    if t.empty:
+        raise ContractError(f"data_schema/output_columns.csv has no output {output!r}")
+    return t
+
+
+def output_dtypes(output: str = "ranked_list") -> dict[str, str]:
+    """Field → dtype of an output table, in column order."""
+    t = output_columns(output)
+    return dict(zip(t["field"], t["dtype"]))
+
+
+def output_headers(output: str = "ranked_list") -> dict[str, str]:
+    """Field → Chinese header of an output table, in column order."""
+    t = output_columns(output)
+    return dict(zip(t["field"], t["header_zh"]))

@@ -26,7 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["detect_pii", "scrub", "is_id_card", "is_phone", "hash_id", "mask_value", "id_card_birth_date"]
+__all__ = ["detect_pii", "scrub", "is_id_card", "is_phone", "id_or_phone", "hash_id", "mask_value",
+           "id_card_birth_date"]
 
 _W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -166,8 +167,28 @@ def _candidates(values: object) -> tuple[np.ndarray, list]:
     return idx, [values[i] for i in idx]
 
 
-def _id_or_phone(values: object) -> np.ndarray:
-    """``is_id_card(v) or is_phone(v)`` for each of ``values`` (see :func:`_candidates`)."""
+def id_or_phone(values: object) -> np.ndarray:
+    """Test many values at once for an ID-card or phone number.
+
+    Gives ``is_id_card(v) or is_phone(v)`` for each value, but ASCII text with fewer
+    than ten digits is rejected by Arrow kernels over all values together (see
+    :func:`_candidates`), so a large column costs little more than its candidates.
+
+    Parameters
+    ----------
+    values : pyarrow.Array, pyarrow.ChunkedArray, pandas string array or sequence
+        Values of any type; missing values give False.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean array, one entry per value.
+
+    Examples
+    --------
+    >>> id_or_phone(["13812345678", "1200", None, "0851-1234567"]).tolist()
+    [True, False, False, True]
+    """
     out = np.zeros(len(values), dtype=bool)
     idx, cand = _candidates(values)
     out[idx] = [is_id_card(v) or is_phone(v) for v in cand]
@@ -277,7 +298,7 @@ def hash_household_ids(s: pd.Series, salt: str) -> tuple[pd.Series, int]:
     Returns the new series and the number of distinct values replaced.
     """
     uniq = pd.unique(s.dropna())
-    repl = {u: hash_id(u, salt) for u in uniq[_id_or_phone(uniq)]}
+    repl = {u: hash_id(u, salt) for u in uniq[id_or_phone(uniq)]}
     if not repl:
         return s, 0
     out = s.map(lambda v: repl.get(v, v))
