@@ -17,9 +17,9 @@ import pytest
 
 from fanpin_risk import contract
 from fanpin_risk.errors import ContractError, FanpinError, MissingLineError, ModelError, ReadError
-from fanpin_risk.models import train
-from fanpin_risk.read import read_panel
-from fanpin_risk.score import score
+from fanpin_risk.api import train
+from fanpin_risk.io import read_panel
+from fanpin_risk.scoring import score
 from fanpin_risk.simulate import simulate
 
 YEARS = range(2022, 2026)

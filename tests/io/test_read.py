@@ -7,7 +7,7 @@ import pytest
 
 from fanpin_risk import contract
 from fanpin_risk.errors import ContractError, MissingLineError, ReadError
-from fanpin_risk.read import parse_bool, parse_month, parse_number, read_panel
+from fanpin_risk.io import parse_bool, parse_month, parse_number, read_panel
 
 
 def minimal(n: int = 2, **over) -> pd.DataFrame:

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanpin_risk import privacy
-from fanpin_risk.read import parse_bool, parse_number, read_panel
+from fanpin_risk import contract
+from fanpin_risk.io import parse_bool, parse_number, read_panel
 
 from conftest import fake_id_card
 
@@ -52,7 +52,7 @@ def expected_numbers(cells, parse):
     for v in cells:
         if v is None or v.strip().lower() in ("", "nan", "-", "null", "n/a"):
             out.append((math.nan, None))
-        elif privacy.is_phone(v) or privacy.is_id_card(v):
+        elif contract.is_phone(v) or contract.is_id_card(v):
             out.append((math.nan, "***"))
         else:
             try:
@@ -206,12 +206,12 @@ TRICKY = ["13812345678", "+8613812345678", "8613812345678", "010-12345678", "085
 
 
 def test_pii_prefilter_never_hides_a_match():
-    exact = [privacy.is_id_card(v) or privacy.is_phone(v) for v in TRICKY]
-    assert privacy._id_or_phone(TRICKY).tolist() == exact
+    exact = [contract.is_id_card(v) or contract.is_phone(v) for v in TRICKY]
+    assert contract.id_or_phone(TRICKY).tolist() == exact
     text = [v for v in TRICKY if isinstance(v, str)]
-    assert privacy._id_or_phone(pd.array(text, dtype="str")).tolist() == [privacy.is_id_card(v) or privacy.is_phone(v)
+    assert contract.id_or_phone(pd.array(text, dtype="str")).tolist() == [contract.is_id_card(v) or contract.is_phone(v)
                                                                             for v in text]
     rng = np.random.default_rng(1)
     alphabet = list("0123456789-+. xX,") + ["元", "１", "\u3000"]
     vals = ["".join(rng.choice(alphabet, rng.integers(1, 22))) for _ in range(3000)]
-    assert privacy._id_or_phone(vals).tolist() == [privacy.is_id_card(v) or privacy.is_phone(v) for v in vals]
+    assert contract.id_or_phone(vals).tolist() == [contract.is_id_card(v) or contract.is_phone(v) for v in vals]

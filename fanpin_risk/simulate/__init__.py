@@ -1,0 +1,30 @@
+"""simulate: the embedded panel simulator (the project's default data set)."""
+
+from ._calibration import monitoring_line_table
+from ._codes import (
+    CATEGORIES,
+    EDUCATION,
+    HOUSEHOLD_TYPES,
+    LABOR,
+    PLACES,
+    RELATIONS,
+    RISK_TYPES,
+    SCHOOL,
+    SEXES,
+)
+from ._simulate import simulate, write_sample
+
+__all__ = [
+    "HOUSEHOLD_TYPES",
+    "CATEGORIES",
+    "RISK_TYPES",
+    "RELATIONS",
+    "SEXES",
+    "EDUCATION",
+    "SCHOOL",
+    "LABOR",
+    "PLACES",
+    "monitoring_line_table",
+    "simulate",
+    "write_sample",
+]
