@@ -88,7 +88,7 @@ def _child(case: str, args: dict) -> dict:
         # shows that score()'s cost beyond the tree walk is fixed per household, not per tree
         import lightgbm as lgb
 
-        from fanpin_risk.labels import make_labels
+        from fanpin_risk.panel import make_labels
         from fanpin_risk.models import load_model
 
         df = pd.read_parquet(args["src"])

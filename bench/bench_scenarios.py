@@ -11,9 +11,9 @@ import time
 import pandas as pd
 
 import fanpin_risk as fr
-from fanpin_risk.cohort import cohort_backtest
-from fanpin_risk.counterfactual import feasible_help
-from fanpin_risk.scenario import scenario
+from fanpin_risk.api import cohort_backtest
+from fanpin_risk.planning import feasible_help
+from fanpin_risk.planning import scenario
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
 pd.set_option("display.width", 200)

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import fanpin_risk as fr
-from fanpin_risk.plotting import setup_cjk_fonts
+from fanpin_risk.reporting import setup_cjk_fonts
 
 for noise in ("PySpark does not yet", "IProgress not found"):  # import notices of optional packages
     warnings.filterwarnings("ignore", message=noise)
@@ -234,7 +234,7 @@ on years ≤ T−1 whose next year is known, score T, compare with T+1. Then the
     code(SETUP + '''
 import numpy as np
 
-from fanpin_risk import metrics as M
+from fanpin_risk import evaluation as M
 
 N_BOOT = 200 if N_HOUSEHOLDS >= 2000 else 50   # bootstrap resamples for the intervals'''),
     code('''

@@ -7,7 +7,8 @@ prediction in the policy's risk types and ranks households for visits.
 The public API is imported lazily, so ``import fanpin_risk`` stays fast and a
 batch job that only reads data does not pay for MLflow or SHAP. ``fanpin_risk.score``,
 ``.explain``, ``.simulate``, ``.validate``, ``.backtest`` and ``.scenario`` are always the functions;
-import from their modules (``from fanpin_risk.explain import group_by_risk_type``) for the rest.
+import the rest from their stage (``from fanpin_risk.explain import group_by_risk_type``); the
+stages and their order are drawn in ``docs/architecture.md``.
 
 Main entry points
 -----------------
@@ -35,33 +36,33 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _LAZY: dict[str, str] = {
-    "read_panel": "read",
-    "validate": "validate",
-    "ValidationReport": "validate",
-    "simulate": "simulate",
-    "write_sample": "simulate",
-    "load_sample": "datasets",
-    "make_labels": "labels",
-    "PanelFeatures": "features",
-    "train": "models",
-    "load_model": "models",
-    "RiskModel": "models",
-    "backtest": "backtest",
-    "BacktestResult": "backtest",
-    "score": "score",
-    "explain": "explain",
-    "write_workbook": "report",
-    "write_html_report": "report",
-    "scenario": "scenario",
-    "ScenarioResult": "scenario",
-    "feasible_help": "counterfactual",
-    "cohort_backtest": "cohort",
-    "score_followup": "cohort",
+    "read_panel": "io",
+    "load_sample": "io",
+    "validate": "contract",
+    "ValidationReport": "contract",
     "lookup_line": "contract",
     "load_lines": "contract",
+    "simulate": "simulate",
+    "write_sample": "simulate",
+    "make_labels": "panel",
+    "PanelFeatures": "panel",
+    "load_model": "models",
+    "RiskModel": "models",
+    "BacktestResult": "evaluation",
+    "explain": "explain",
+    "train": "api",
+    "backtest": "api",
+    "score": "api",
+    "cohort_backtest": "api",
+    "write_workbook": "reporting",
+    "write_html_report": "reporting",
+    "scenario": "planning",
+    "ScenarioResult": "planning",
+    "feasible_help": "planning",
+    "score_followup": "planning",
     "FanpinError": "errors",
     "ContractError": "errors",
     "ReadError": "errors",
@@ -72,26 +73,22 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - static typing only
-    from .backtest import BacktestResult, backtest
-    from .contract import load_lines, lookup_line
-    from .datasets import load_sample
+    from .api import backtest, cohort_backtest, score, train
+    from .contract import ValidationReport, load_lines, lookup_line, validate
     from .errors import ContractError, FanpinError, MissingLineError, ModelError, ReadError
-    from .features import PanelFeatures
-    from .labels import make_labels
-    from .models import RiskModel, load_model, train
-    from .read import read_panel
-    from .report import write_html_report, write_workbook
-    from .score import score
-    from .scenario import ScenarioResult, scenario
-    from .counterfactual import feasible_help
-    from .cohort import cohort_backtest, score_followup
+    from .evaluation import BacktestResult
     from .explain import explain
+    from .io import load_sample, read_panel
+    from .models import RiskModel, load_model
+    from .panel import PanelFeatures, make_labels
+    from .planning import ScenarioResult, feasible_help, scenario, score_followup
+    from .reporting import write_html_report, write_workbook
     from .simulate import simulate, write_sample
-    from .validate import ValidationReport, validate
 
 
 class _Package(types.ModuleType):
-    # Five stages share their name with their main function (score.score, ...).
+    # Two stages share their name with their main function (explain.explain,
+    # simulate.simulate).
     # Python's import system sets ``fanpin_risk.<submodule>`` to the module object
     # when a submodule is first imported, which would turn ``fanpin_risk.score``
     # from a function into a module depending on import order. Keep the function.
@@ -101,7 +98,7 @@ class _Package(types.ModuleType):
         super().__setattr__(name, value)
 
 
-_FUNCTION_OVER_MODULE = frozenset({"score", "explain", "simulate", "validate", "backtest", "scenario"})
+_FUNCTION_OVER_MODULE = frozenset({"explain", "simulate"})
 sys.modules[__name__].__class__ = _Package
 
 
@@ -110,7 +107,7 @@ def __getattr__(name: str) -> Any:
         module = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'fanpin_risk' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from fanpin_risk import contract
-from fanpin_risk.privacy import is_id_card, is_phone
-from fanpin_risk.read import read_panel
+from fanpin_risk.contract import is_id_card, is_phone
+from fanpin_risk.io import read_panel
 from fanpin_risk.simulate import simulate
 
 _SURNAMES = "王李张刘陈杨黄赵吴周"
@@ -77,9 +77,9 @@ def test_no_pii_anywhere_downstream(export, tmp_path, monkeypatch, caplog, capsy
     monkeypatch.chdir(store)  # MLflow's default artifact root (./mlruns) lands in the tmp store too
     caplog.set_level(logging.DEBUG)
 
-    from fanpin_risk.models import train
-    from fanpin_risk.report import write_html_report, write_workbook
-    from fanpin_risk.score import score
+    from fanpin_risk.api import train
+    from fanpin_risk.reporting import write_html_report, write_workbook
+    from fanpin_risk.scoring import score
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from fanpin_risk import contract
 from fanpin_risk.errors import FanpinError
-from fanpin_risk.features import PanelFeatures
-from fanpin_risk.read import read_panel
+from fanpin_risk.panel import PanelFeatures
+from fanpin_risk.io import read_panel
 from fanpin_risk.simulate import simulate
 
 # No shrinking phase: a failure is reported at once with its example (shrinking wide frames

@@ -14,6 +14,14 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from fanpin_risk.api import score as _score, train as _train
+from fanpin_risk.cli import _models as cli_models, _scenario as cli_scenario, _score as cli_score, _ui as cli_ui
+from fanpin_risk.contract import export_frame, validate as _validate
+from fanpin_risk.errors import FanpinError
+from fanpin_risk.io import read_panel
+from fanpin_risk.reporting import write_html_report, write_workbook
+from fanpin_risk.simulate import simulate as _simulate
+
 app = typer.Typer(
     name="fanpin-risk",
     help="Next-year poverty relapse risk (返贫/致贫风险) from anti-relapse monitoring records.",
@@ -35,8 +43,6 @@ def _years(spec: str) -> list[int]:
 
 def write_table(df, path: Path, *, table: str = "household_year", headers: str = "zh", encoding: str = "utf-8-sig") -> Path:
     """Write a canonical frame as CSV (``encoding``), xlsx or parquet, picked by suffix."""
-    from .contract import export_frame
-
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
@@ -61,8 +67,6 @@ def simulate(
     encoding: Annotated[str, typer.Option(help="CSV encoding: utf-8-sig, utf-8 or gbk.")] = "utf-8-sig",
 ) -> None:
     """Simulate a monitoring panel in the data contract (the embedded default data)."""
-    from .simulate import simulate as _simulate
-
     t0 = time.perf_counter()
     with console.status(f"simulating {households:,} households × {len(_years(years))} years"):
         res = _simulate(n_households=households, years=_years(years), seed=seed, province=province,
@@ -84,8 +88,6 @@ def validate(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the canonical panel here.")] = None,
 ) -> None:
     """Read and validate an export; print the validation report."""
-    from .read import read_panel
-
     df, rep = read_panel(source, members=members, sheet=sheet, errors="warn")
     console.print(str(rep))
     if report is not None:
@@ -108,14 +110,9 @@ def run(
     budget: Annotated[float, typer.Option(help="Households to visit: a count (≥ 1) or a share (< 1).")] = 0.10,
 ) -> None:
     """Main job: simulate (or read) a panel → validate → train → score the latest year → ranked list and report."""
-    from .read import read_panel
-    from .validate import validate as _validate
-
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if source is None:
-        from .simulate import simulate as _simulate
-
         with console.status(f"simulating {households:,} households, 2020–2025"):
             panel = _simulate(n_households=households, seed=seed)
         report = _validate(panel)
@@ -130,10 +127,6 @@ def run(
 
 
 def _run_model_steps(panel, out: Path, *, seed: int, budget: float) -> None:
-    from .models import train as _train
-    from .report import write_html_report, write_workbook
-    from .score import score as _score
-
     with console.status("training LightGBM on every labelled household-year"):
         model = _train(panel, model="lightgbm", seed=seed)
     model.save(out / "model")
@@ -161,7 +154,6 @@ def _run_model_steps(panel, out: Path, *, seed: int, budget: float) -> None:
 def _register_stages() -> None:
     # Each later stage keeps its commands in its own module (cli_models, cli_score, ...),
     # next to the code it wraps; they are imported lazily inside each command.
-    from . import cli_models, cli_scenario, cli_score, cli_ui
 
     for mod, names in (
         (cli_models, ("train", "backtest")),
@@ -183,8 +175,6 @@ def main() -> None:
     empty files, missing columns, no monitoring line, a refused model) already name
     the field and the fix; anything else is a bug and keeps its traceback.
     """
-    from .errors import FanpinError
-
     try:
         app()
     except FanpinError as e:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from fanpin_risk.api import backtest, train
+from fanpin_risk.contract import models_dir
+from fanpin_risk.simulate import simulate
+from fanpin_risk.tracking import run_url
+
 
 
 def build(n_households: int = 20_000, seed: int = 0, out: Path | None = None, n_boot: int = 200, log_to_mlflow: bool = True) -> dict:
-    from .backtest import backtest
-    from .contract import models_dir
-    from .models import train
-    from .simulate import simulate
-
     out = models_dir() if out is None else Path(out)
 
     t0 = time.perf_counter()
@@ -46,13 +46,11 @@ def _fmt(v) -> str:
         return str(v)
 
 
-def _run_links(train_run: str | None, backtest_runs: dict) -> str:
+def run_links(train_run: str | None, backtest_runs: dict) -> str:
     """Model-card lines linking the MLflow runs (open them with ``fanpin-risk ui``)."""
     if not train_run:
         return "- Not logged to MLflow (rebuilt with logging off)."
     try:
-        from .tracking import run_url
-
         url = run_url(train_run)
         bt = ", ".join(f"[{m}]({run_url(r)})" for m, r in backtest_runs.items())
     except Exception:  # the card must be written even when the store is gone
@@ -87,7 +85,7 @@ Rebuild with `fanpin-risk train --default` (one command; simulates, backtests, t
   labelled years with the early-stopped size.
 - Features: {len(model.feature_names_)} household-history features (`PanelFeatures`), dated at or before the scored year.
 - Package version {meta['package_version']}, model schema version {meta['schema_version']}, seed {meta['seed']}.
-{_run_links(run, bt.run_ids)}
+{run_links(run, bt.run_ids)}
 
 ## Data
 - **Simulated**, not real: `fanpin_risk.simulate.simulate(n_households={n}, years=2020–2025, seed={seed}, province="全国")`,

@@ -12,16 +12,19 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from fanpin_risk.api import backtest as _backtest, train as _train
+from fanpin_risk.cli._default_model import build
+from fanpin_risk.contract import models_dir
+from fanpin_risk.panel import as_panel as _as_panel
+from fanpin_risk.simulate import simulate
+
 console = Console()
 
 
 def _panel(source: Optional[Path], households: int, seed: int):
     if source is not None:
-        from .labels import _as_panel
-
         with console.status(f"reading {source}"):
             return _as_panel(source)
-    from .simulate import simulate
 
     with console.status(f"simulating {households:,} households, 2020–2025"):
         return simulate(n_households=households, seed=seed)
@@ -40,14 +43,10 @@ def train(
     """Train a risk model on every labelled household-year and save it."""
     t0 = time.perf_counter()
     if default:
-        from .contract import models_dir
-        from .default_model import build
-
         res = build(households, seed, log_to_mlflow=mlflow)
         console.print(str(res["backtest"]))
         console.print(f"wrote {models_dir() / 'default'} and MODEL_CARD.md in {time.perf_counter() - t0:.0f} s")
         return
-    from .models import train as _train
 
     panel = _panel(source, households, seed)
     with console.status(f"training {model}"):
@@ -73,8 +72,6 @@ def backtest(
     mlflow: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="Log one run per model to MLflow.")] = True,
 ) -> None:
     """Rolling-origin out-of-time backtest; writes tables and figures, prints the summary."""
-    from .backtest import backtest as _backtest
-
     t0 = time.perf_counter()
     panel = _panel(source, households, seed)
     res = _backtest(panel, models=tuple(model or ("rule", "scorecard", "lightgbm")), label=label, k_share=k_share,

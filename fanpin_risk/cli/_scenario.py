@@ -8,6 +8,11 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from fanpin_risk.api import cohort_backtest, train
+from fanpin_risk.io import read_panel
+from fanpin_risk.planning import feasible_help, scenario as _scenario, score_followup
+from fanpin_risk.simulate import simulate as _simulate
+
 console = Console()
 
 
@@ -29,8 +34,6 @@ def scenario(
     seed: Annotated[int, typer.Option(help="Seed of area draws and simulations.")] = 0,
 ) -> None:
     """Apply a shock (epidemic, flood, ...) to the latest records and compare scores before and after."""
-    from .scenario import scenario as _scenario
-
     res = _scenario(source, shock, model, year=year, n_draws=draws, seed=seed)
     console.print(res.summary)
     if output is not None:
@@ -50,8 +53,6 @@ def help_options(
     year: Annotated[Optional[int], typer.Option(help="Year (default: the latest).")] = None,
 ) -> None:
     """For each household, the feasible measure that lowers the model's risk most (model response, not a causal effect)."""
-    from .counterfactual import feasible_help
-
     res = feasible_help(source, model, year=year, measures=measures)
     if top is not None:
         res = res.head(top)
@@ -75,18 +76,11 @@ def cohort(
     mlflow: Annotated[bool, typer.Option(help="Log the backtest runs to MLflow.")] = False,
 ) -> None:
     """Follow-up after risk elimination: backtest the re-entry label on the eliminated cohort, write the visit list."""
-    from .cohort import cohort_backtest, score_followup
-    from .models import train
-
     if (source is None) == (simulate is None):
         raise typer.BadParameter("give INPUT or --simulate N (one of them)")
     if simulate is not None:
-        from .simulate import simulate as _simulate
-
         panel = _simulate(n_households=simulate, seed=seed)
     else:
-        from .read import read_panel
-
         panel = read_panel(source, errors="warn")[0]
     kinds = tuple(m.strip() for m in models.split(",") if m.strip())
     res = cohort_backtest(panel, models=kinds, n_boot=n_boot, seed=seed, log_to_mlflow=mlflow, progress=False, figures=False)

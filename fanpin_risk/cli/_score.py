@@ -7,6 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from fanpin_risk.api import score as _score
+from fanpin_risk.reporting import write_html_report, write_workbook
+from fanpin_risk.scoring import to_headers
+
 
 def _budget(value: Optional[float]):
     if value is None:
@@ -26,16 +30,12 @@ def score(
     """Score the latest year: ranked list with reasons and suggested measures (返贫致贫风险名单)."""
     from rich.console import Console
 
-    from .report import write_workbook
-    from .score import score as _score
 
     console = Console()
     s = _score(input, str(model) if model else None, year=year, budget=_budget(budget), quota_by=quota_by,
                reasons=reasons)  # type: ignore[arg-type]
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() == ".csv":
-        from .score import to_headers
-
         to_headers(s, "zh").to_csv(output, index=False, encoding="utf-8-sig")
     else:
         write_workbook(s, output)
@@ -55,7 +55,6 @@ def report(
     """Write a self-contained HTML report (distribution, risk types, list, explanations)."""
     from rich.console import Console
 
-    from .report import write_html_report
 
     write_html_report(input, output, str(model) if model else None, year=year, budget=_budget(budget), quota_by=quota_by)
     Console().print(f"report written to [bold]{output}[/]")

@@ -18,17 +18,19 @@ and positives over the test years. ROC/PR AUC, Brier and log loss pool the rows.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from . import metrics as M
-from .features import PanelFeatures
-from .labels import _as_panel, make_labels
-from .models import MODEL_KINDS, fit_on_features
+from fanpin_risk import _metrics as M
+from fanpin_risk._fonts import cjk_rc
+from fanpin_risk.errors import ModelError
+from fanpin_risk.models import MODEL_KINDS, fit_on_features
+from fanpin_risk.panel import PanelFeatures, as_panel, make_labels
 
-_FONT = {"font.sans-serif": ["Noto Sans CJK SC", "DejaVu Sans"], "axes.unicode_minus": False}
+_FONT = cjk_rc()
 
 
 @dataclass
@@ -56,6 +58,10 @@ class BacktestResult:
     predictions : DataFrame
         model, year, household_id, county_code, label, probability.
     figures : dict of matplotlib Figures
+    run_ids : dict
+        MLflow run id per model (filled by :func:`fanpin_risk.api.backtest`).
+    label_definition : dict
+        The label definition used (:func:`fanpin_risk.panel.make_labels`).
     """
 
     per_year: pd.DataFrame
@@ -70,6 +76,7 @@ class BacktestResult:
     settings: dict
     figures: dict = field(default_factory=dict)
     run_ids: dict = field(default_factory=dict)
+    label_definition: dict = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """All tables by name (for export and MLflow)."""
@@ -144,7 +151,6 @@ def backtest(
     k: int | None = None,
     n_boot: int = 200,
     seed: int = 0,
-    log_to_mlflow: bool = True,
     progress: bool = True,
     *,
     horizon: int = 1,
@@ -170,8 +176,6 @@ def backtest(
     n_boot : int
         Bootstrap resamples for the confidence intervals (0 = none).
     seed : int
-    log_to_mlflow : bool
-        One MLflow run per model.
     progress : bool
         Show a rich progress bar.
     horizon, label_lag : int
@@ -183,170 +187,309 @@ def backtest(
     -------
     BacktestResult
     """
-    for m in models:
-        if m not in MODEL_KINDS:
-            from .errors import ModelError
-
-            raise ModelError(f"unknown model {m!r}; choose from {list(MODEL_KINDS)}")
-    df = _as_panel(panel, lines=lines).reset_index(drop=True)
-    labels = make_labels(df, label, horizon=horizon)
-    lab = labels["label"]
-    years = df["year"].astype(int).to_numpy()
-    labelled = lab.notna().to_numpy()
-    all_years = sorted(set(years.tolist()))
-    if first_test_year is None:
-        first_test_year = all_years[0] + horizon + label_lag
-    test_years = [T for T in all_years if T >= first_test_year and labelled[years == T].any()]
-    test_years = [T for T in test_years if training_mask(years, labelled, T, horizon, label_lag).any()]
-    if not test_years:
-        from .errors import ModelError
-
-        raise ModelError(f"no test year: the panel covers {all_years}; a test year needs labelled rows and "
-                         f"training years ≤ T − {horizon + label_lag}")
-    params = params or {}
-    tag = f"{int(round(k_share * 100))}pct"
-    tie = df["household_id"].astype(str).to_numpy()
-    county = df["county_code"].astype(str).to_numpy() if "county_code" in df.columns else np.full(len(df), "")
-
-    preds, split_rows, feat_frames = [], [], {}
-    bar = None
-    if progress:
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
-        bar.start()
-        task = bar.add_task("backtest", total=len(test_years) * len(models))
-    try:
-        for T in test_years:
-            trm = training_mask(years, labelled, T, horizon, label_lag)
-            tem = labelled & (years == T)
-            upto = years <= T
-            pf = PanelFeatures().fit(df[trm])
-            X = pf.transform(df[upto])
-            Xtr, Xte = X.loc[trm[upto]], X.loc[tem[upto]]
-            ytr = lab[trm].astype(int).to_numpy()
-            feat_frames[T] = Xte
-            split_rows.append({"test_year": T, "train_years": sorted(set(years[trm].tolist())), "n_train": int(trm.sum()),
-                               "n_test": int(tem.sum()), "train_positive_rate": float(ytr.mean()),
-                               "label_unknown_years": [y for y in all_years if y < T and y + horizon > T - label_lag]})
-            for m in models:
-                if bar is not None:
-                    bar.update(task, description=f"test year {T}: {m}")
-                impl = fit_on_features(m, Xtr, ytr, years[trm], seed=seed, params=params.get(m))
-                p = impl.calibrate(impl.predict_raw(Xte))
-                preds.append(pd.DataFrame({"model": m, "year": T, "row": np.where(tem)[0], "household_id": tie[tem],
-                                           "county_code": county[tem], "label": lab[tem].astype(int).to_numpy(),
-                                           "probability": p}))
-                if bar is not None:
-                    bar.advance(task)
-    finally:
-        if bar is not None:
-            bar.stop()
-    P = pd.concat(preds, ignore_index=True)
-    splits = pd.DataFrame(split_rows)
-
-    # ---------------------------------------------------------------- metrics
-    per_year, pooled, cal, topk, quota, eq, psis = [], [], [], [], [], [], []
-    feats_test = pd.concat(feat_frames.values())
-    grp_src = df.loc[P["row"].unique()]
-    for m in models:
-        Pm = P[P["model"] == m]
-        tp_tot = sel_tot = pos_tot = 0
-        tpk_tot = selk_tot = 0
-        for T, sub in Pm.groupby("year"):
-            r = M.score_all(sub["label"], sub["probability"], k=k, share=k_share, tie_key=sub["household_id"])
-            q = M.recall_at_k_within(sub["label"], sub["probability"], sub["county_code"], share=k_share, tie_key=sub["household_id"])
-            r[f"county_quota_recall_at_{tag}"] = float(q.loc[q["group"] == "__all__", "recall"].iloc[0])
-            if n_boot:
-                ci = M.bootstrap_ci(sub["label"], sub["probability"], n_boot=n_boot, seed=seed, share=k_share, k=k,
-                                    tie_key=sub["household_id"])
-                for c in ci.itertuples():
-                    r[f"{c.metric}_lo"], r[f"{c.metric}_hi"] = c.lo, c.hi
-            per_year.append({"model": m, "year": int(T), **r})
-            quota.append(q.assign(model=m, year=int(T)))
-            cal.append(M.calibration_curve(sub["label"], sub["probability"]).assign(model=m, year=int(T)))
-            pk = M.precision_recall_at_k(sub["label"], sub["probability"], share=k_share, tie_key=sub["household_id"])
-            topk.append({"model": m, "year": int(T), "budget": f"{k_share:.0%}", **pk})
-            tp_tot, sel_tot, pos_tot = tp_tot + pk["tp"], sel_tot + pk["k"], pos_tot + pk["positives"]
-            if k is not None:
-                pk2 = M.precision_recall_at_k(sub["label"], sub["probability"], k=k, tie_key=sub["household_id"])
-                topk.append({"model": m, "year": int(T), "budget": str(k), **pk2})
-                tpk_tot, selk_tot = tpk_tot + pk2["tp"], selk_tot + pk2["k"]
-        r = M.score_all(Pm["label"], Pm["probability"], share=k_share)
-        r[f"precision_at_{tag}"], r[f"recall_at_{tag}"] = tp_tot / sel_tot, (tp_tot / pos_tot if pos_tot else np.nan)
-        if k is not None:
-            r[f"precision_at_{k}"], r[f"recall_at_{k}"] = tpk_tot / selk_tot, (tpk_tot / pos_tot if pos_tot else np.nan)
-        qm = pd.concat([x for x in quota if x["model"].iloc[0] == m])
-        qa = qm[qm["group"] == "__all__"]
-        r[f"county_quota_recall_at_{tag}"] = qa["tp"].sum() / qa["positives"].sum() if qa["positives"].sum() else np.nan
-        r["test_years"] = ",".join(str(t) for t in test_years)
-        if n_boot:
-            # pooled CIs: resample rows within each year (stratified), top-k per year
-            rng = np.random.default_rng(seed)
-            groups = [g for _, g in Pm.groupby("year")]
-            draws = {c: [] for c in ("roc_auc", "pr_auc", "brier", f"recall_at_{tag}", f"precision_at_{tag}")}
-            for _ in range(n_boot):
-                bs = [g.iloc[rng.integers(0, len(g), len(g))] for g in groups]
-                allb = pd.concat(bs)
-                draws["roc_auc"].append(M.roc_auc(allb["label"], allb["probability"]))
-                draws["pr_auc"].append(M.pr_auc(allb["label"], allb["probability"]))
-                draws["brier"].append(M.brier(allb["label"], allb["probability"]))
-                tp = sl = ps = 0
-                for g in bs:
-                    pk = M.precision_recall_at_k(g["label"].to_numpy(), g["probability"].to_numpy(), share=k_share,
-                                                 tie_key=g["household_id"].to_numpy())
-                    tp, sl, ps = tp + pk["tp"], sl + pk["k"], ps + pk["positives"]
-                draws[f"recall_at_{tag}"].append(tp / ps if ps else np.nan)
-                draws[f"precision_at_{tag}"].append(tp / sl)
-            for c, d in draws.items():
-                d = np.asarray(d, float)
-                d = d[~np.isnan(d)]
-                r[f"{c}_lo"], r[f"{c}_hi"] = (np.quantile(d, [0.025, 0.975]) if len(d) else (np.nan, np.nan))
-        pooled.append({"model": m, **r})
-        cal.append(M.calibration_curve(Pm["label"], Pm["probability"]).assign(model=m, year=0))
-        g = grp_src.loc[Pm["row"].to_numpy()]
-        groups_eq = {"county_code": g["county_code"].to_numpy() if "county_code" in g.columns else np.full(len(g), ""),
-                     "monitoring_category": g["monitoring_category"].to_numpy(dtype=object) if "monitoring_category" in g.columns else np.full(len(g), None),
-                     "has_elderly": (g["n_elderly"].astype("Float64") > 0).to_numpy(dtype=object) if "n_elderly" in g.columns else np.full(len(g), None),
-                     "has_disabled": (g["n_disabled"].astype("Float64") > 0).to_numpy(dtype=object) if "n_disabled" in g.columns else np.full(len(g), None)}
-        # equity: the top k % is chosen within each year, pooled over years
-        sel_rows = []
-        for T, sub in Pm.groupby("year"):
-            e = M.equity_table(sub["label"], sub["probability"], {a: v[(Pm["year"] == T).to_numpy()] for a, v in groups_eq.items()},
-                               share=k_share, tie_key=sub["household_id"])
-            sel_rows.append(e.assign(year=int(T)))
-        e = pd.concat(sel_rows)
-        eq.append(_pool_equity(e).assign(model=m))
-        sc = pd.DataFrame({"score": Pm["probability"].to_numpy()})
-        psis.append(M.psi_table(sc, Pm["year"].to_numpy()).assign(feature=f"score:{m}"))
-    psis.append(M.psi_table(feats_test, np.concatenate([np.full(len(v), t) for t, v in feat_frames.items()])))
-    per_year = pd.DataFrame(per_year)
-    pooled = pd.DataFrame(pooled)
+    _check_models(models)
+    data = _Data.load(panel, label, horizon=horizon, label_lag=label_lag, lines=lines)
+    first_test_year, test_years = _test_years(data, first_test_year)
+    budget = _Budget(k_share=k_share, k=k, n_boot=n_boot, seed=seed)
+    fits = _fit_and_predict(data, test_years, models, seed=seed, params=params or {}, progress=progress)
     res = BacktestResult(
-        per_year=per_year, pooled=pooled, calibration=pd.concat(cal, ignore_index=True), topk=pd.DataFrame(topk),
-        equity=pd.concat(eq, ignore_index=True), county_quota=pd.concat(quota, ignore_index=True),
-        psi=pd.concat(psis, ignore_index=True), splits=splits, predictions=P.drop(columns="row"),
-        settings={"models": list(models), "label": label, "horizon": horizon, "label_lag": label_lag, "k_share": k_share,
-                  "k": k, "n_boot": n_boot, "seed": seed, "test_years": test_years, "tag": tag,
-                  "first_test_year": first_test_year},
+        **_metric_tables(data, fits, models, budget, test_years),
+        splits=fits.splits, predictions=fits.predictions.drop(columns="row"),
+        label_definition=data.labels.attrs["definition"],
+        settings={"models": list(models), "label": label, "horizon": horizon, "label_lag": label_lag,
+                  "k_share": k_share, "k": k, "n_boot": n_boot, "seed": seed, "test_years": test_years,
+                  "tag": budget.tag, "first_test_year": first_test_year},
     )
     if figures:
-        try:
-            res.figures = {"splits": _plot_splits(splits, all_years), "calibration": _plot_calibration(res.calibration)}
-        except Exception as exc:  # plotting must never break an evaluation
-            import warnings
-
-            warnings.warn(f"backtest figures not drawn: {exc}", stacklevel=2)
-    if log_to_mlflow:
-        from .tracking import data_fingerprint, log_backtest_run
-
-        fp = data_fingerprint(df)
-        for m in models:
-            res.run_ids[m] = log_backtest_run(
-                res, model_name=m,
-                params={"model": m, "label": labels.attrs["definition"], "data": fp, "settings": {
-                    k_: v for k_, v in res.settings.items() if k_ != "models"}, "params": params.get(m, {})})
+        res.figures = _draw_figures(res, data.all_years)
     return res
+
+
+# ------------------------------------------------------------------ the splits
+
+
+def _check_models(models) -> None:
+    for m in models:
+        if m not in MODEL_KINDS:
+            raise ModelError(f"unknown model {m!r}; choose from {list(MODEL_KINDS)}")
+
+
+@dataclass
+class _Data:
+    """The panel with its labels, and the per-row arrays every split indexes into."""
+
+    df: pd.DataFrame
+    labels: pd.DataFrame
+    years: np.ndarray
+    labelled: np.ndarray
+    all_years: list
+    household_id: np.ndarray
+    county: np.ndarray
+    horizon: int
+    label_lag: int
+
+    @classmethod
+    def load(cls, panel, label: str, *, horizon: int, label_lag: int, lines=None) -> _Data:
+        df = as_panel(panel, lines=lines).reset_index(drop=True)
+        labels = make_labels(df, label, horizon=horizon)
+        years = df["year"].astype(int).to_numpy()
+        county = df["county_code"].astype(str).to_numpy() if "county_code" in df.columns else np.full(len(df), "")
+        return cls(df=df, labels=labels, years=years, labelled=labels["label"].notna().to_numpy(),
+                   all_years=sorted(set(years.tolist())), household_id=df["household_id"].astype(str).to_numpy(),
+                   county=county, horizon=horizon, label_lag=label_lag)
+
+    @property
+    def label(self) -> pd.Series:
+        return self.labels["label"]
+
+    def train_mask(self, test_year: int) -> np.ndarray:
+        return training_mask(self.years, self.labelled, test_year, self.horizon, self.label_lag)
+
+    def test_mask(self, test_year: int) -> np.ndarray:
+        return self.labelled & (self.years == test_year)
+
+
+def _test_years(data: _Data, first_test_year: int | None) -> tuple[int, list[int]]:
+    """The first test year (resolved) and the test years that have both test and training rows."""
+    if first_test_year is None:
+        first_test_year = data.all_years[0] + data.horizon + data.label_lag
+    test_years = [T for T in data.all_years if T >= first_test_year and data.labelled[data.years == T].any()]
+    test_years = [T for T in test_years if data.train_mask(T).any()]
+    if not test_years:
+        raise ModelError(f"no test year: the panel covers {data.all_years}; a test year needs labelled rows and "
+                         f"training years ≤ T − {data.horizon + data.label_lag}")
+    return first_test_year, test_years
+
+
+@dataclass
+class _Fits:
+    """Out-of-time predictions of every model and split."""
+
+    predictions: pd.DataFrame  # keeps ``row`` (position in the panel) to look up group attributes
+    splits: pd.DataFrame
+    test_features: dict  # test year → its test rows' features, for feature PSI
+
+
+class _Progress:
+    """A transient rich progress bar, or nothing when ``progress=False``."""
+
+    def __init__(self, enabled: bool, total: int):
+        self._bar = None
+        if enabled:
+            # rich only loads when a bar is shown
+            from rich.progress import Progress
+
+            self._bar = Progress(transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("backtest", total=total)
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def describe(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=text)
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+
+def _fit_and_predict(data: _Data, test_years: list[int], models, *, seed: int, params: dict, progress: bool) -> _Fits:
+    preds, split_rows, test_features = [], [], {}
+    with _Progress(progress, len(test_years) * len(models)) as bar:
+        for T in test_years:
+            trm, tem = data.train_mask(T), data.test_mask(T)
+            # fitted on training rows only, so no test-year statistic leaks; records ≤ T are all there is at T
+            upto = data.years <= T
+            X = PanelFeatures().fit(data.df[trm]).transform(data.df[upto])
+            Xtr, Xte = X.loc[trm[upto]], X.loc[tem[upto]]
+            ytr = data.label[trm].astype(int).to_numpy()
+            test_features[T] = Xte
+            split_rows.append(_split_row(data, T, trm, tem, ytr))
+            for m in models:
+                bar.describe(f"test year {T}: {m}")
+                impl = fit_on_features(m, Xtr, ytr, data.years[trm], seed=seed, params=params.get(m))
+                p = impl.calibrate(impl.predict_raw(Xte))
+                preds.append(pd.DataFrame({"model": m, "year": T, "row": np.where(tem)[0],
+                                           "household_id": data.household_id[tem], "county_code": data.county[tem],
+                                           "label": data.label[tem].astype(int).to_numpy(), "probability": p}))
+                bar.advance()
+    return _Fits(predictions=pd.concat(preds, ignore_index=True), splits=pd.DataFrame(split_rows),
+                 test_features=test_features)
+
+
+def _split_row(data: _Data, T: int, trm: np.ndarray, tem: np.ndarray, ytr: np.ndarray) -> dict:
+    return {"test_year": T, "train_years": sorted(set(data.years[trm].tolist())), "n_train": int(trm.sum()),
+            "n_test": int(tem.sum()), "train_positive_rate": float(ytr.mean()),
+            "label_unknown_years": [y for y in data.all_years
+                                    if y < T and y + data.horizon > T - data.label_lag]}
+
+
+# ------------------------------------------------------------------ metrics
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """Visit budget and bootstrap settings shared by every metric."""
+
+    k_share: float
+    k: int | None
+    n_boot: int
+    seed: int
+
+    @property
+    def tag(self) -> str:
+        return f"{int(round(self.k_share * 100))}pct"
+
+
+def _metric_tables(data: _Data, fits: _Fits, models, b: _Budget, test_years: list[int]) -> dict[str, pd.DataFrame]:
+    """The metric tables of :class:`BacktestResult`, by field name."""
+    P = fits.predictions
+    per_year, pooled, cal, topk, quota, eq, psis = [], [], [], [], [], [], []
+    grp_src = data.df.loc[P["row"].unique()]
+    for m in models:
+        Pm = P[P["model"] == m]
+        ys = _YearScores.of(m, Pm, b)
+        per_year += ys.rows
+        quota += ys.quota
+        cal += ys.calibration
+        topk += ys.topk
+        pooled.append({"model": m, **_pooled_metrics(Pm, ys, b, test_years)})
+        cal.append(M.calibration_curve(Pm["label"], Pm["probability"]).assign(model=m, year=0))
+        eq.append(_pool_equity(_equity_by_year(Pm, grp_src, b.k_share)).assign(model=m))
+        sc = pd.DataFrame({"score": Pm["probability"].to_numpy()})
+        psis.append(M.psi_table(sc, Pm["year"].to_numpy()).assign(feature=f"score:{m}"))
+    feats = fits.test_features
+    psis.append(M.psi_table(pd.concat(feats.values()), np.concatenate([np.full(len(v), t) for t, v in feats.items()])))
+    return {"per_year": pd.DataFrame(per_year), "pooled": pd.DataFrame(pooled),
+            "calibration": pd.concat(cal, ignore_index=True), "topk": pd.DataFrame(topk),
+            "equity": pd.concat(eq, ignore_index=True), "county_quota": pd.concat(quota, ignore_index=True),
+            "psi": pd.concat(psis, ignore_index=True)}
+
+
+@dataclass
+class _YearScores:
+    """One model's per-year tables, plus the top-k counts that the pooled precision/recall add up."""
+
+    rows: list = field(default_factory=list)
+    quota: list = field(default_factory=list)
+    calibration: list = field(default_factory=list)
+    topk: list = field(default_factory=list)
+    tp: int = 0
+    selected: int = 0
+    positives: int = 0
+    tp_k: int = 0
+    selected_k: int = 0
+
+    @classmethod
+    def of(cls, m: str, Pm: pd.DataFrame, b: _Budget) -> _YearScores:
+        ys = cls()
+        for T, sub in Pm.groupby("year"):
+            ys.add_year(m, int(T), sub, b)
+        return ys
+
+    def add_year(self, m: str, T: int, sub: pd.DataFrame, b: _Budget) -> None:
+        y, p, hid = sub["label"], sub["probability"], sub["household_id"]
+        r = M.score_all(y, p, k=b.k, share=b.k_share, tie_key=hid)
+        q = M.recall_at_k_within(y, p, sub["county_code"], share=b.k_share, tie_key=hid)
+        r[f"county_quota_recall_at_{b.tag}"] = float(q.loc[q["group"] == "__all__", "recall"].iloc[0])
+        if b.n_boot:
+            ci = M.bootstrap_ci(y, p, n_boot=b.n_boot, seed=b.seed, share=b.k_share, k=b.k, tie_key=hid)
+            for c in ci.itertuples():
+                r[f"{c.metric}_lo"], r[f"{c.metric}_hi"] = c.lo, c.hi
+        self.rows.append({"model": m, "year": T, **r})
+        self.quota.append(q.assign(model=m, year=T))
+        self.calibration.append(M.calibration_curve(y, p).assign(model=m, year=T))
+        pk = M.precision_recall_at_k(y, p, share=b.k_share, tie_key=hid)
+        self.topk.append({"model": m, "year": T, "budget": f"{b.k_share:.0%}", **pk})
+        self.tp, self.selected = self.tp + pk["tp"], self.selected + pk["k"]
+        self.positives += pk["positives"]
+        if b.k is not None:
+            pk2 = M.precision_recall_at_k(y, p, k=b.k, tie_key=hid)
+            self.topk.append({"model": m, "year": T, "budget": str(b.k), **pk2})
+            self.tp_k, self.selected_k = self.tp_k + pk2["tp"], self.selected_k + pk2["k"]
+
+
+def _pooled_metrics(Pm: pd.DataFrame, ys: _YearScores, b: _Budget, test_years: list[int]) -> dict:
+    """Pooled metrics of one model; top-k counts come from each year's own selection (see the module docstring)."""
+    tag = b.tag
+    r = M.score_all(Pm["label"], Pm["probability"], share=b.k_share)
+    r[f"precision_at_{tag}"] = ys.tp / ys.selected
+    r[f"recall_at_{tag}"] = ys.tp / ys.positives if ys.positives else np.nan
+    if b.k is not None:
+        r[f"precision_at_{b.k}"] = ys.tp_k / ys.selected_k
+        r[f"recall_at_{b.k}"] = ys.tp_k / ys.positives if ys.positives else np.nan
+    qm = pd.concat(ys.quota)
+    qa = qm[qm["group"] == "__all__"]
+    r[f"county_quota_recall_at_{tag}"] = qa["tp"].sum() / qa["positives"].sum() if qa["positives"].sum() else np.nan
+    r["test_years"] = ",".join(str(t) for t in test_years)
+    if b.n_boot:
+        r.update(_pooled_bootstrap(Pm, b))
+    return r
+
+
+def _pooled_bootstrap(Pm: pd.DataFrame, b: _Budget) -> dict:
+    """Pooled CIs: rows resampled within each year (stratified), top k chosen per year as in the point estimate."""
+    tag = b.tag
+    rng = np.random.default_rng(b.seed)
+    groups = [g for _, g in Pm.groupby("year")]
+    draws = {c: [] for c in ("roc_auc", "pr_auc", "brier", f"recall_at_{tag}", f"precision_at_{tag}")}
+    for _ in range(b.n_boot):
+        bs = [g.iloc[rng.integers(0, len(g), len(g))] for g in groups]
+        allb = pd.concat(bs)
+        draws["roc_auc"].append(M.roc_auc(allb["label"], allb["probability"]))
+        draws["pr_auc"].append(M.pr_auc(allb["label"], allb["probability"]))
+        draws["brier"].append(M.brier(allb["label"], allb["probability"]))
+        tp = sl = ps = 0
+        for g in bs:
+            pk = M.precision_recall_at_k(g["label"].to_numpy(), g["probability"].to_numpy(), share=b.k_share,
+                                         tie_key=g["household_id"].to_numpy())
+            tp, sl, ps = tp + pk["tp"], sl + pk["k"], ps + pk["positives"]
+        draws[f"recall_at_{tag}"].append(tp / ps if ps else np.nan)
+        draws[f"precision_at_{tag}"].append(tp / sl)
+    out = {}
+    for c, d in draws.items():
+        d = np.asarray(d, float)
+        d = d[~np.isnan(d)]
+        out[f"{c}_lo"], out[f"{c}_hi"] = (np.quantile(d, [0.025, 0.975]) if len(d) else (np.nan, np.nan))
+    return out
+
+
+def _equity_groups(g: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Group attribute of each row; a column the panel lacks gives one missing group."""
+    def col(name, values, missing=None):
+        return values(g[name]) if name in g.columns else np.full(len(g), missing)
+
+    return {"county_code": col("county_code", lambda s: s.to_numpy(), ""),
+            "monitoring_category": col("monitoring_category", lambda s: s.to_numpy(dtype=object)),
+            "has_elderly": col("n_elderly", lambda s: (s.astype("Float64") > 0).to_numpy(dtype=object)),
+            "has_disabled": col("n_disabled", lambda s: (s.astype("Float64") > 0).to_numpy(dtype=object))}
+
+
+def _equity_by_year(Pm: pd.DataFrame, grp_src: pd.DataFrame, k_share: float) -> pd.DataFrame:
+    # the top k % is chosen within each year (visits are planned per year), pooled afterwards by counts
+    groups = _equity_groups(grp_src.loc[Pm["row"].to_numpy()])
+    rows = []
+    for T, sub in Pm.groupby("year"):
+        in_year = (Pm["year"] == T).to_numpy()
+        e = M.equity_table(sub["label"], sub["probability"], {a: v[in_year] for a, v in groups.items()},
+                           share=k_share, tie_key=sub["household_id"])
+        rows.append(e.assign(year=int(T)))
+    return pd.concat(rows)
+
+
+def _draw_figures(res: BacktestResult, all_years) -> dict:
+    try:
+        return {"splits": _plot_splits(res.splits, all_years), "calibration": _plot_calibration(res.calibration)}
+    except Exception as exc:  # plotting must never break an evaluation
+        # stacklevel 3: point at the caller of backtest(), not at this helper
+        warnings.warn(f"backtest figures not drawn: {exc}", stacklevel=3)
+        return {}
 
 
 def _pool_equity(e: pd.DataFrame) -> pd.DataFrame:

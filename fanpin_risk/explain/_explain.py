@@ -32,12 +32,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import contract
-from .errors import ModelError
+from fanpin_risk import contract
+from fanpin_risk.errors import ModelError
+from fanpin_risk.models import resolve_model
+from fanpin_risk.panel import select_year
 
-#: Official risk types in the order of the national list.
-RISK_TYPES = ["因病", "因学", "因残", "因自然灾害", "因意外事故", "因产业项目失败",
-              "因务工就业不稳", "缺劳动力", "因安全住房", "因安全饮水", "其他"]
+#: Official risk types in the order of the national list (the contract's code list ``risk_type``).
+RISK_TYPES = contract.code_list("risk_type")
 
 #: Derived-feature name parts (regex on the feature name) → words appended to the readable name.
 _DECORATIONS: list[tuple[str, str, str, str | None]] = [
@@ -179,172 +180,25 @@ def format_value(value: Any, fmt: str, language: str = "zh") -> str:
     return f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:,.0f}"
 
 
-# --------------------------------------------------------------------------- model adapters
-def _attr_chain(obj: Any, names: tuple[str, ...]) -> Any:
-    for n in names:
-        v = getattr(obj, n, None)
-        if v is not None:
-            return v
-    return None
-
-
-def find_booster(model: Any):
-    """The ``lightgbm.Booster`` inside a RiskModel (searched through its attributes)."""
-    import lightgbm as lgb
-
-    seen: set[int] = set()
-
-    def walk(obj: Any, depth: int):
-        if obj is None or id(obj) in seen or depth > 3:
-            return None
-        seen.add(id(obj))
-        if isinstance(obj, lgb.Booster):
-            return obj
-        if isinstance(obj, lgb.LGBMModel):
-            return obj.booster_
-        for name in ("booster_", "booster", "_booster", "_impl", "impl_", "estimator_", "estimator", "model_", "model",
-                     "_model", "clf_", "clf", "base_estimator", "fitted_"):
-            found = walk(getattr(obj, name, None), depth + 1)
-            if found is not None:
-                return found
-        if isinstance(obj, dict):
-            for v in obj.values():
-                found = walk(v, depth + 1)
-                if found is not None:
-                    return found
-        return None
-
-    return walk(model, 0)
-
-
-def model_kind(model: Any) -> str:
-    """'lightgbm', 'scorecard' or 'rule' (from the model's own attributes)."""
-    for name in ("kind", "model_type", "name", "model_name"):
-        v = getattr(model, name, None)
-        if isinstance(v, str) and v in ("lightgbm", "scorecard", "rule"):
-            return v
-    meta = getattr(model, "metadata", None) or {}
-    if isinstance(meta, dict):
-        for key in ("model", "kind", "model_type"):
-            v = meta.get(key)
-            if isinstance(v, str) and v in ("lightgbm", "scorecard", "rule"):
-                return v
-    if find_booster(model) is not None:
-        return "lightgbm"
-    raise ModelError(f"cannot tell the kind of model {type(model).__name__!r}")
-
-
-def _feature_frame(model: Any, panel: pd.DataFrame) -> pd.DataFrame:
+# --------------------------------------------------------------------------- contributions
+def feature_frame(model: Any, panel: pd.DataFrame) -> pd.DataFrame:
+    """``model.transform(panel)`` as a DataFrame with the model's feature names."""
     X = model.transform(panel)
     if not isinstance(X, pd.DataFrame):
         X = pd.DataFrame(np.asarray(X), columns=list(model.feature_names_), index=panel.index)
     return X
 
 
-def _raw_from_features(model: Any, X: pd.DataFrame) -> np.ndarray:
-    fn = getattr(model, "raw_from_features", None)
-    if callable(fn):
-        return np.asarray(fn(X), dtype=float)
-    impl = getattr(model, "_impl", None)
-    if impl is not None and callable(getattr(impl, "predict_raw", None)):
-        return np.asarray(impl.predict_raw(X[list(model.feature_names_)]), dtype=float)
-    raise ModelError("the model offers no raw output from a feature matrix (raw_from_features)")
-
-
-def _lightgbm_contrib(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    booster = find_booster(model)
-    if booster is None:
-        raise ModelError("lightgbm model without a booster")
-    names = booster.feature_name()
-    missing = [c for c in names if c not in X.columns]
-    if missing:
-        raise ModelError(f"feature matrix lacks the booster's feature(s) {missing[:5]}")
-    Xb = X[names].to_numpy(dtype=np.float64)
-    c = np.asarray(booster.predict(Xb, pred_contrib=True))
-    if c.ndim != 2 or c.shape[1] != len(names) + 1:
-        raise ModelError("multi-class boosters are not supported")
-    return c[:, -1].astype(float), pd.DataFrame(c[:, :-1], columns=names, index=X.index)
-
-
-def _scorecard_contrib(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """coef × (z − 0) on the scorecard's standardised design (z = (x − training mean) / sd).
-
-    Missing-value indicator columns (``<feature>__missing``) are added to their feature.
-    """
-    impl = getattr(model, "_impl", None)
-    state = getattr(impl, "state", None)
-    if isinstance(state, dict) and "coef" in state and callable(getattr(impl, "_design", None)):
-        D = np.asarray(impl._design(X), dtype=float)
-        coef = np.asarray(state["coef"], dtype=float)
-        names = list(state.get("design_names") or [f"z{i}" for i in range(D.shape[1])])
-        intercept = float(state["intercept"])
-    else:
-        pre, coef, intercept, ref = _find_linear(model)
-        coef = np.ravel(np.asarray(coef, dtype=float))
-        Z = pre(X) if callable(pre) else X
-        D = np.asarray(Z.to_numpy(dtype=float) if isinstance(Z, pd.DataFrame) else Z, dtype=float)
-        if ref is not None:
-            ref = np.ravel(np.asarray(ref, dtype=float))
-            intercept += float(coef @ ref)
-            D = D - ref
-        names = list(X.columns) if D.shape[1] == X.shape[1] else [f"z{i}" for i in range(D.shape[1])]
-    if D.shape[1] != coef.size:
-        raise ModelError(f"scorecard: {coef.size} coefficients for {D.shape[1]} inputs")
-    parts = pd.DataFrame(coef * D, columns=names, index=X.index)
-    feat = [n[: -len("__missing")] if n.endswith("__missing") else n for n in names]
-    contrib = parts.T.groupby(pd.Index(feat), sort=False).sum().T
-    contrib = contrib.reindex(columns=[c for c in X.columns if c in contrib.columns]
-                              + [c for c in contrib.columns if c not in X.columns])
-    return np.full(len(X), intercept), contrib
-
-
-def _find_linear(model: Any):
-    """(preprocessing callable or None, coef, intercept, reference) of a generic linear model."""
-    from sklearn.pipeline import Pipeline
-
-    coef = _attr_chain(model, ("coef_", "coefficients_"))
-    if coef is not None and not callable(coef):
-        intercept = float(np.ravel(_attr_chain(model, ("intercept_",)) or 0.0)[0])
-        return None, coef, intercept, _attr_chain(model, ("reference_",))
-    for name in ("pipeline_", "pipeline", "estimator_", "estimator", "model_", "_model", "clf_", "clf"):
-        est = getattr(model, name, None)
-        if isinstance(est, Pipeline) and hasattr(est.steps[-1][1], "coef_"):
-            return est[:-1].transform, est.steps[-1][1].coef_, float(np.ravel(est.steps[-1][1].intercept_)[0]), None
-        if est is not None and hasattr(est, "coef_"):
-            return None, est.coef_, float(np.ravel(est.intercept_)[0]), None
-    raise ModelError("scorecard model: cannot find its coefficients")
-
-
-def _rule_contrib(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """Additive parts of a points model: each feature's points against an all-missing reference.
-
-    For a model whose raw output is a sum of per-feature points (the rule model),
-    ``raw(x_j only) − raw(reference)`` is feature j's part and
-    ``raw(reference)`` the base, exactly. Checked: a non-additive model raises.
-    """
-    cols = list(model.feature_names_)
-    ref = pd.DataFrame(np.nan, index=X.index, columns=cols, dtype="float64")
-    base = _raw_from_features(model, ref)
-    contrib = pd.DataFrame(0.0, index=X.index, columns=cols)
-    Xf = X[cols].astype("float64")
-    for c in cols:
-        probe = ref.copy()
-        probe[c] = Xf[c].to_numpy()
-        d = _raw_from_features(model, probe) - base
-        if np.any(d != 0):
-            contrib[c] = d
-    total = _raw_from_features(model, Xf)
-    if np.max(np.abs(base + contrib.to_numpy().sum(axis=1) - total), initial=0.0) > 1e-6:
-        raise ModelError("rule model is not additive in its features; no exact decomposition")
-    return base, contrib
-
-
 def contributions(model: Any, panel: pd.DataFrame | None, X: pd.DataFrame | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """Exact additive contributions on the raw (log-odds) scale.
 
+    The model explains itself: a :class:`~fanpin_risk.models.RiskModel` through
+    :meth:`~fanpin_risk.models.RiskModel.contributions`; a model of your own
+    through the same method, or ``explain_raw(X) -> (base, contrib)``.
+
     Parameters
     ----------
-    model : RiskModel
+    model : RiskModel or an object with ``contributions(X)`` / ``explain_raw(X)``
     panel : DataFrame or None
         Rows to explain (with their history when ``X`` is not given).
     X : DataFrame, optional
@@ -355,19 +209,28 @@ def contributions(model: Any, panel: pd.DataFrame | None, X: pd.DataFrame | None
     (base, contrib)
         ``base`` (n,) and ``contrib`` (n × features) with
         ``base + contrib.sum(axis=1) == model.predict_raw(panel)`` (to 1e-6).
+
+    Examples
+    --------
+    >>> import fanpin_risk as fr
+    >>> from fanpin_risk.explain import contributions
+    >>> from fanpin_risk.models import resolve_model
+    >>> m = resolve_model()
+    >>> panel = fr.simulate(n_households=20, seed=0)
+    >>> X = m.transform(panel)
+    >>> base, contrib = contributions(m, None, X)
+    >>> bool(abs(base + contrib.sum(axis=1).to_numpy() - m.raw_from_features(X)).max() < 1e-6)
+    True
     """
-    hook = getattr(model, "explain_raw", None)
     if X is None:
-        X = _feature_frame(model, panel)
-    if callable(hook):
-        base, contrib = hook(X)
-        return np.asarray(base, dtype=float), pd.DataFrame(contrib, index=X.index)
-    kind = model_kind(model)
-    if kind == "lightgbm":
-        return _lightgbm_contrib(model, X)
-    if kind == "scorecard":
-        return _scorecard_contrib(model, X)
-    return _rule_contrib(model, X)
+        X = feature_frame(model, panel)
+    for name in ("explain_raw", "contributions"):
+        fn = getattr(model, name, None)
+        if callable(fn):
+            base, contrib = fn(X)
+            return np.asarray(base, dtype=float), pd.DataFrame(contrib, index=X.index)
+    raise ModelError(f"model {type(model).__name__!r} does not explain itself: give it a contributions(X) method "
+                     "returning (base, contributions), as fanpin_risk.models.RiskModel has")
 
 
 # --------------------------------------------------------------------------- grouping and words
@@ -914,12 +777,10 @@ def explain(records, model=None, year: int | None = None, language: Literal["zh"
     """
     import shap
 
-    from .score import _load_model, _prepare
-
-    model = _load_model(model)
-    prep = _prepare(records, model, year=year, lines=lines)
-    panel_hist, rows = prep["history"], prep["scored_rows"]
-    X_all = _feature_frame(model, panel_hist)
+    model = resolve_model(model)
+    sel = select_year(records, year=year, lines=lines)
+    panel_hist, rows = sel.history, sel.scored_rows
+    X_all = feature_frame(model, panel_hist)
     X = X_all.loc[rows]
     base, contrib = contributions(model, panel_hist.loc[rows], X)
     info = feature_info(list(contrib.columns), map_path)

@@ -34,10 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .errors import ModelError
-from .features import PanelFeatures
-from .labels import _as_panel, make_labels
+from fanpin_risk import contract
+from fanpin_risk._metrics import score_all
+from fanpin_risk._version import __version__
+from fanpin_risk.errors import ModelError
+from fanpin_risk.panel import PanelFeatures, as_panel, data_fingerprint, make_labels
 
 SCHEMA_VERSION = 1
 MODEL_KINDS = ("rule", "scorecard", "lightgbm")
@@ -64,20 +65,42 @@ LGB_DEFAULTS: dict[str, Any] = {
 MAX_TREES = 300
 EARLY_STOPPING = 30
 
-#: Monotone constraints of the LightGBM model (+1: risk can only rise with the
-#: feature, −1: only fall). Without them the trees learn that, among the poorest,
-#: dibao recipients (who are lifted next year) are safer, so a scenario that cuts
-#: income could *lower* a household's risk and a counterfactual that adds income
-#: could raise it; policy reasoning, scenarios and feasible-help answers need
-#: "more income, less risk" to hold. Pass params={"monotone": {}} to switch off.
-MONOTONE: dict[str, int] = {
-    "income_pc": -1, "log_income_pc": -1, "ratio_to_line": -1, "gap_to_line": -1,
-    "prev_ratio_to_line": -1, "min_ratio_to_line_hist": -1,
-    "n_below_line_hist": 1, "n_below_1_5_line_hist": 1,
-    "rigid_ratio": 1, "medical_ratio": 1, "medical_to_line": 1, "education_ratio": 1,
-    "n_guarantees_failed": 1, "fail_housing_safe": 1, "fail_drinking_water_safe": 1,
-    "fail_compulsory_education_ok": 1, "fail_medical_insured": 1,
-}
+#: Monotone constraints of the LightGBM model, from ``data_schema/monotone.csv``
+#: (+1: risk can only rise with the feature, −1: only fall; the file says why).
+#: Pass params={"monotone": {}} to switch them off.
+MONOTONE: dict[str, int] = contract.monotone_signs()
+
+
+def lgb_params(columns, params: dict | None = None, seed: int = 0) -> tuple[dict, dict]:
+    """LightGBM parameters for a feature matrix with ``columns``, and the fitting options.
+
+    The one place that turns ``train(params=...)`` into LightGBM parameters, so
+    that in-memory and Dask models get the same defaults, seeds and monotone
+    constraints.
+
+    Returns
+    -------
+    (lgb_params, options)
+        ``options`` holds ``calibration``, ``max_trees`` and ``early_stopping``.
+
+    Examples
+    --------
+    >>> p, opt = lgb_params(["ratio_to_line", "n_labor"], seed=1)
+    >>> p["monotone_constraints"], opt["max_trees"]
+    ([-1, 0], 300)
+    """
+    params = dict(params or {})
+    options = {"calibration": params.pop("calibration", "platt"),
+               "max_trees": int(params.pop("n_estimators", params.pop("num_boost_round", MAX_TREES))),
+               "early_stopping": int(params.pop("early_stopping", EARLY_STOPPING))}
+    mono = dict(MONOTONE if params.get("monotone") is None else params["monotone"])
+    params.pop("monotone", None)
+    p = {**LGB_DEFAULTS, **params, "seed": seed, "bagging_seed": seed, "feature_fraction_seed": seed,
+         "data_random_seed": seed}
+    columns = list(columns)
+    if any(c in mono for c in columns):
+        p["monotone_constraints"] = [int(mono.get(c, 0)) for c in columns]
+    return p, options
 
 
 # --------------------------------------------------------------------------- small numeric helpers
@@ -85,7 +108,7 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
-def _fit_platt(raw: np.ndarray, y: np.ndarray) -> dict:
+def fit_platt(raw: np.ndarray, y: np.ndarray) -> dict:
     """Platt scaling p = σ(a·raw + b), fitted by (almost unpenalised) logistic regression."""
     from sklearn.linear_model import LogisticRegression
 
@@ -154,7 +177,7 @@ class _RuleModel:
         return pts + tie
 
     def fit(self, X, y, years, seed, params):
-        self.state = {"calibrator": _fit_platt(self.raw(X), y)}
+        self.state = {"calibrator": fit_platt(self.raw(X), y)}
         return self
 
     def predict_raw(self, X):
@@ -162,6 +185,28 @@ class _RuleModel:
 
     def calibrate(self, raw):
         return _apply_calibrator(self.state["calibrator"], raw)
+
+    def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        """Each feature's points against an all-missing reference; the reference's points are the base.
+
+        The points are a sum over features, so ``raw(x_j only) − raw(reference)``
+        is feature j's part exactly; checked, so a non-additive change raises.
+        """
+        cols = list(X.columns)
+        ref = pd.DataFrame(np.nan, index=X.index, columns=cols, dtype="float64")
+        base = np.asarray(self.raw(ref), dtype=float)
+        contrib = pd.DataFrame(0.0, index=X.index, columns=cols)
+        Xf = X.astype("float64")
+        for c in cols:
+            probe = ref.copy()
+            probe[c] = Xf[c].to_numpy()
+            d = np.asarray(self.raw(probe), dtype=float) - base
+            if np.any(d != 0):
+                contrib[c] = d
+        total = np.asarray(self.raw(Xf), dtype=float)
+        if np.max(np.abs(base + contrib.to_numpy().sum(axis=1) - total), initial=0.0) > 1e-6:
+            raise ModelError("rule model is not additive in its features; no exact decomposition")
+        return base, contrib
 
 
 class _Scorecard:
@@ -216,6 +261,23 @@ class _Scorecard:
     def calibrate(self, raw):
         return _sigmoid(raw)
 
+    def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        """coef × z on the standardised design (z = (x − training mean) / sd); the intercept is the base.
+
+        Missing-value indicator columns (``<feature>__missing``) are added to their feature.
+        """
+        D = np.asarray(self._design(X), dtype=float)
+        coef = np.asarray(self.state["coef"], dtype=float)
+        names = list(self.state.get("design_names") or [f"z{i}" for i in range(D.shape[1])])
+        if D.shape[1] != coef.size:
+            raise ModelError(f"scorecard: {coef.size} coefficients for {D.shape[1]} inputs")
+        parts = pd.DataFrame(coef * D, columns=names, index=X.index)
+        feat = [n[: -len("__missing")] if n.endswith("__missing") else n for n in names]
+        contrib = parts.T.groupby(pd.Index(feat), sort=False).sum().T
+        contrib = contrib.reindex(columns=[c for c in X.columns if c in contrib.columns]
+                                  + [c for c in contrib.columns if c not in X.columns])
+        return np.full(len(X), float(self.state["intercept"])), contrib
+
     def coefficients(self) -> pd.DataFrame:
         """Coefficients per standard deviation of each (clipped, imputed) feature, largest first."""
         c = pd.DataFrame({"feature": self.state["design_names"], "coef": self.state["coef"]})
@@ -232,16 +294,8 @@ class _LightGBM:
     def fit(self, X, y, years, seed, params):
         import lightgbm as lgb
 
-        params = dict(params or {})
-        calib = params.pop("calibration", "platt")
-        max_trees = int(params.pop("n_estimators", params.pop("num_boost_round", MAX_TREES)))
-        es = int(params.pop("early_stopping", EARLY_STOPPING))
-        mono = dict(MONOTONE if params.get("monotone") is None else params["monotone"])
-        params.pop("monotone", None)
-        p = {**LGB_DEFAULTS, **params, "seed": seed, "bagging_seed": seed, "feature_fraction_seed": seed,
-             "data_random_seed": seed}
-        if any(c in mono for c in X.columns):
-            p["monotone_constraints"] = [int(mono.get(c, 0)) for c in X.columns]
+        p, opt = lgb_params(X.columns, params, seed)
+        calib, max_trees, es = opt["calibration"], opt["max_trees"], opt["early_stopping"]
         years = np.asarray(years)
         uy = np.unique(years)
         if len(uy) >= 2:
@@ -257,7 +311,7 @@ class _LightGBM:
                       callbacks=[lgb.early_stopping(es, verbose=False)])
         best = int(b.best_iteration or max_trees)
         raw_valid = b.predict(Xa[valid], num_iteration=best, raw_score=True)
-        cal = _fit_isotonic(raw_valid, y[valid]) if calib == "isotonic" else _fit_platt(raw_valid, y[valid])
+        cal = _fit_isotonic(raw_valid, y[valid]) if calib == "isotonic" else fit_platt(raw_valid, y[valid])
         # refit on every training row with the early-stopped size
         dall = lgb.Dataset(Xa, y, feature_name=list(X.columns))
         self.booster = lgb.train(p, dall, num_boost_round=best)
@@ -267,6 +321,17 @@ class _LightGBM:
 
     def predict_raw(self, X):
         return self.booster.predict(X.to_numpy(dtype=np.float64), raw_score=True)
+
+    def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        """Exact TreeSHAP (LightGBM's ``pred_contrib``, tree-path-dependent); the expected value is the base."""
+        names = self.booster.feature_name()
+        missing = [c for c in names if c not in X.columns]
+        if missing:
+            raise ModelError(f"feature matrix lacks the booster's feature(s) {missing[:5]}")
+        c = np.asarray(self.booster.predict(X[names].to_numpy(dtype=np.float64), pred_contrib=True))
+        if c.ndim != 2 or c.shape[1] != len(names) + 1:
+            raise ModelError("multi-class boosters are not supported")
+        return c[:, -1].astype(float), pd.DataFrame(c[:, :-1], columns=names, index=X.index)
 
     def calibrate(self, raw):
         return _apply_calibrator(self.state["calibrator"], raw)
@@ -309,7 +374,7 @@ class RiskModel:
         ``rows`` (index labels of ``panel``) limits the output to those rows, e.g.
         the scored year, while the history still comes from the whole panel.
         """
-        df = _as_panel(panel, lines=self.metadata.get("lines_arg"))
+        df = as_panel(panel, lines=self.metadata.get("lines_arg"))
         return self.features_.transform(df) if rows is None else self.features_.transform(df, rows=rows)
 
     def raw_from_features(self, X: pd.DataFrame) -> np.ndarray:
@@ -352,6 +417,50 @@ class RiskModel:
         """
         X = self.transform(panel)
         return pd.Series(self.proba_from_features(X), index=X.index, name="probability")
+
+    def contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        """Exact additive contributions on the raw (log-odds or points) scale.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Feature matrix (:meth:`transform`).
+
+        Returns
+        -------
+        (base, contrib)
+            ``base`` (n,) and ``contrib`` (n × features) with
+            ``base + contrib.sum(axis=1) == raw_from_features(X)`` (to 1e-6):
+            TreeSHAP for LightGBM, coefficient × standardised value for the
+            scorecard, points against an all-missing reference for the rule.
+        """
+        missing = [c for c in self.feature_names_ if c not in X.columns]
+        if missing:
+            raise ModelError(f"feature matrix lacks column(s) {missing[:5]}")
+        Xs = X if list(X.columns) == self.feature_names_ else X[self.feature_names_]
+        return self._impl.contributions(Xs)
+
+    @classmethod
+    def from_lightgbm(cls, booster, features: PanelFeatures, state: dict, metadata: dict) -> "RiskModel":
+        """A LightGBM RiskModel from a booster fitted elsewhere (e.g. on Dask) and its calibrator in ``state``."""
+        return cls("lightgbm", features, _LightGBM(state, booster), metadata)
+
+    @property
+    def booster(self):
+        """The ``lightgbm.Booster`` of a LightGBM model (None for the others), e.g. for ``shap.TreeExplainer``."""
+        return getattr(self._impl, "booster", None)
+
+    @property
+    def n_trees(self) -> int | None:
+        """Trees in the booster (LightGBM models), else None."""
+        b = self.booster
+        return None if b is None else int(b.num_trees())
+
+    @property
+    def params(self) -> dict:
+        """Estimator parameters as fitted (LightGBM parameters, scorecard C); empty for the rule."""
+        return dict(self._impl.state.get("params", {})) if "params" in self._impl.state else (
+            {"C": self._impl.state["C"]} if "C" in self._impl.state else {})
 
     def coefficients(self) -> pd.DataFrame:
         """Scorecard coefficients (scorecard models only)."""
@@ -399,9 +508,7 @@ def load_model(path=None) -> RiskModel:
         or a schema version this package cannot read.
     """
     if path is None:
-        from .contract import models_dir
-
-        path = models_dir() / "default"
+        path = contract.models_dir() / "default"
     path = Path(path)
     mf = path / "manifest.json"
     if not mf.is_file():
@@ -459,6 +566,30 @@ def load_model(path=None) -> RiskModel:
     return RiskModel(kind, feats, impl, meta)
 
 
+def resolve_model(model: Any = None):
+    """The model a stage should use: None → the packaged default, a path → :func:`load_model`, a model as it is.
+
+    Any object with ``predict_proba`` and ``transform`` (a :class:`RiskModel`
+    or one of the same shape) is passed through.
+
+    Examples
+    --------
+    >>> resolve_model().kind
+    'lightgbm'
+    """
+    if model is None or isinstance(model, (str, Path)):
+        path = Path(model) if model is not None else contract.models_dir() / "default"
+        if model is None and not path.exists():
+            raise ModelError(
+                f"no packaged default model at {path}; train one with fanpin_risk.train(...) "
+                "and pass it as model=, or save it there"
+            )
+        return load_model(path)
+    if not hasattr(model, "predict_proba") or not hasattr(model, "transform"):
+        raise ModelError(f"model= must be a RiskModel, a path or None, not {type(model).__name__}")
+    return model
+
+
 # --------------------------------------------------------------------------- training
 def _lines_table(panel: pd.DataFrame) -> list[dict]:
     prov = panel["province"] if "province" in panel.columns else pd.Series("", index=panel.index)
@@ -485,14 +616,11 @@ def train(
     *,
     seed: int = 0,
     params: dict | None = None,
-    log_to_mlflow: bool = True,
     horizon: int = 1,
     label_parts: dict | None = None,
     label_rule=None,
     lines=None,
     feature_params: dict | None = None,
-    run_name: str | None = None,
-    client=None,
 ) -> RiskModel:
     """Fit a risk model on every labelled row of the panel.
 
@@ -502,36 +630,35 @@ def train(
         Household-year records, English or Chinese headers.
     model : {"lightgbm", "scorecard", "rule"}
     label : str
-        Label definition for :func:`fanpin_risk.labels.make_labels`.
+        Label definition for :func:`fanpin_risk.panel.make_labels`.
     seed : int
         Same data + seed → byte-identical saved model.
     params : dict, optional
         Estimator parameters (LightGBM parameters, ``n_estimators``,
         ``calibration`` = "platt"/"isotonic"; scorecard ``C``).
-    log_to_mlflow : bool
-        Log a run (params, data fingerprint, model) to MLflow.
     horizon, label_parts, label_rule, lines
         Passed to :func:`make_labels`.
     feature_params : dict, optional
         Parameters of :class:`PanelFeatures`.
-    client : distributed.Client, optional
-        With a Dask DataFrame ``panel``: the cluster (see
-        :func:`fanpin_risk.distributed.train_dask` for how that model differs).
 
     Returns
     -------
     RiskModel
+
+    Notes
+    -----
+    ``fanpin_risk.train`` is :func:`fanpin_risk.api.train`: this function plus
+    MLflow run logging and Dask DataFrames.
+
+    Examples
+    --------
+    >>> import fanpin_risk as fr
+    >>> from fanpin_risk.models import train
+    >>> m = train(fr.simulate(n_households=300, seed=1), model="scorecard")
+    >>> m.kind, m.metadata["train_years"][0]
+    ('scorecard', 2020)
     """
-    from .distributed import is_dask
-
-    if is_dask(panel):  # features per partition, trees with lightgbm.DaskLGBMClassifier
-        from .distributed import train_dask
-
-        return train_dask(panel, model, label, client=client, seed=seed, params=params, horizon=horizon, lines=lines,
-                          feature_params=feature_params, log_to_mlflow=log_to_mlflow)
-    from .tracking import data_fingerprint
-
-    df = _as_panel(panel, lines=lines)
+    df = as_panel(panel, lines=lines)
     labels = make_labels(df, label, horizon=horizon, parts=label_parts, rule=label_rule)
     lab = labels["label"]
     has = lab.notna().to_numpy()
@@ -548,8 +675,6 @@ def train(
     y = lab[has].astype(int).to_numpy()
     years = df.loc[has, "year"].astype(int).to_numpy()
     impl = fit_on_features(model, Xl, y, years, seed=seed, params=params)
-    from . import metrics as M
-
     p_in = impl.calibrate(impl.predict_raw(Xl))
     meta = {
         "model": model,
@@ -562,17 +687,11 @@ def train(
         "seed": int(seed),
         "params": params or {},
         "estimator": {k: v for k, v in impl.state.items() if k in ("best_iteration", "validation_fold", "calibrator", "valid_rows", "C")},
-        "metrics_in_sample": {k: v for k, v in M.score_all(y, p_in).items()},
+        "metrics_in_sample": {k: v for k, v in score_all(y, p_in).items()},
         "data_fingerprint": data_fingerprint(df),
         "feature_names": list(feats.get_feature_names_out()),
         "training_categories": feats.levels_,
         "n_train_rows": int(has.sum()),
         "positive_rate": float(y.mean()),
     }
-    rm = RiskModel(model, feats, impl, meta)
-    if log_to_mlflow:
-        from .tracking import log_train_run
-
-        run_id = log_train_run(rm, run_name=run_name)
-        rm.mlflow_run_id = run_id
-    return rm
+    return RiskModel(model, feats, impl, meta)

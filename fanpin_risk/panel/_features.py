@@ -14,14 +14,16 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._order import household_order
-from .errors import ModelError
+from fanpin_risk import contract
+from fanpin_risk._order import household_order
+from fanpin_risk._text import CodedText, encode_text
+from fanpin_risk.errors import ModelError
 
 _BOOL_IN = ("housing_safe", "drinking_water_safe", "compulsory_education_ok", "medical_insured")
 _SHOCKS = ("shock_illness", "shock_disaster", "shock_accident", "shock_job_loss", "shock_industry_failure")
 _HELP = ("receives_dibao", "receives_tekun", "public_welfare_job")
 _COUNTS = ("n_labor", "n_migrant_workers", "n_elderly", "n_children", "n_students", "n_disabled", "n_chronic_ill", "n_serious_ill")
-_CATEGORICAL = ("monitoring_category", "household_type")
+CATEGORICAL = ("monitoring_category", "household_type")
 _RISK_TYPES = tuple(f"risk_type_{i}" for i in range(1, 6))
 
 #: Raw columns the features read (besides household_id and year).
@@ -29,7 +31,7 @@ INPUT_COLUMNS = (
     "monitoring_line", "net_income_per_capita", "household_size", "income_wage", "income_business", "expense_business",
     "income_property", "income_transfer", "income_insurance_claims", "expense_medical", "expense_education",
     "migrant_work_months", "microcredit", "identification_month", "elimination_month", "newly_identified",
-    "risk_eliminated", "is_key_county", "is_relocated", *_BOOL_IN, *_SHOCKS, *_HELP, *_COUNTS, *_CATEGORICAL, *_RISK_TYPES,
+    "risk_eliminated", "is_key_county", "is_relocated", *_BOOL_IN, *_SHOCKS, *_HELP, *_COUNTS, *CATEGORICAL, *_RISK_TYPES,
 )
 
 
@@ -108,7 +110,7 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         Parameters
         ----------
         X : DataFrame
-            Canonical panel (see :func:`fanpin_risk.labels._as_panel`).
+            Canonical panel (see :func:`fanpin_risk.panel.as_panel`).
         y : ignored
 
         Returns
@@ -117,7 +119,7 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         """
         self._check_base(X)
         self.levels_ = {
-            c: sorted(str(v) for v in X[c].dropna().unique()) if c in X.columns else [] for c in _CATEGORICAL
+            c: sorted(str(v) for v in X[c].dropna().unique()) if c in X.columns else [] for c in CATEGORICAL
         }
         self.input_columns_ = [c for c in INPUT_COLUMNS if c in X.columns]
         self.feature_names_out_ = np.array(self._names(), dtype=object)
@@ -169,6 +171,15 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
             raise ModelError("saved feature list does not match this version's PanelFeatures; retrain the model")
         return obj
 
+    @classmethod
+    def from_levels(cls, levels: dict, input_columns, **params) -> "PanelFeatures":
+        """A fitted transformer from category levels and input columns found elsewhere (e.g. per Dask partition)."""
+        obj = cls(**params)
+        obj.levels_ = {c: sorted(levels.get(c, [])) for c in CATEGORICAL}
+        obj.input_columns_ = [c for c in INPUT_COLUMNS if c in set(input_columns)]
+        obj.feature_names_out_ = np.array(obj._names(), dtype=object)
+        return obj
+
     # ------------------------------------------------------------------ internals
     def _check_fitted(self):
         if not hasattr(self, "levels_"):
@@ -209,7 +220,7 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
 
     def _names(self) -> list[str]:
         names = list(self._BASE)
-        for c in _CATEGORICAL:
+        for c in CATEGORICAL:
             names += [f"{c}={v}" for v in self.levels_.get(c, [])]
         return names
 
@@ -223,11 +234,16 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
             out_pos = X.index.get_indexer(index)
             if (out_pos < 0).any():
                 raise ModelError("rows= holds labels that are not in the records' index")
-        mat = self._matrix(X, out_pos)
+        mat = self.matrix(X, out_pos)
         return pd.DataFrame(mat, index=index, columns=self._names(), copy=False)
 
-    def _plan(self, X: pd.DataFrame) -> dict:
-        """Household grouping of the records, computed once for any number of output blocks."""
+    def plan(self, X: pd.DataFrame) -> dict:
+        """Household grouping of the records, computed once for any number of :meth:`matrix` blocks.
+
+        Checks ``X`` as :meth:`transform` does; the returned plan also caches the
+        encoded text columns and column arrays, so it belongs to this ``X`` only.
+        """
+        self._check_input(X)
         n = len(X)
         year = _f(X, "year")
         order, new_group = household_order(X["household_id"], year)
@@ -245,21 +261,25 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         if col not in X.columns:
             return None
         if col not in plan["text"]:
-            plan["text"][col] = _encode(X[col])
+            plan["text"][col] = encode_text(X[col])
         return plan["text"][col]
 
-    def _matrix(self, X: pd.DataFrame, out_pos: np.ndarray, plan: dict | None = None, order: str = "F") -> np.ndarray:
+    # Long on purpose (one of the three allowed): the feature block is filled column by
+    # column from arrays that stay in registers/cache for one pass; splitting it into
+    # helpers would pass a dozen intermediate arrays around and cost the scale
+    # benchmark its block reuse (docs/scale.md). Each section is headed by a comment.
+    def matrix(self, X: pd.DataFrame, out_pos: np.ndarray, plan: dict | None = None, order: str = "F") -> np.ndarray:
         """Features of the rows at positions ``out_pos`` as one float64 block.
 
         Only the output rows and the few earlier records their lags read are
         touched: scoring one year of a long panel does not compute features for
         every historical row, and a caller can ask for blocks of a few thousand
-        rows at a time (``plan`` from :meth:`_plan`) so that no array is large.
+        rows at a time (``plan`` from :meth:`plan`) so that no array is large.
         The block is filled column by column, never stacked and reordered;
         ``order="F"`` suits a DataFrame (pandas keeps it without a copy), ``"C"``
         a predictor that reads rows (LightGBM copies anything else).
         """
-        plan = self._plan(X) if plan is None else plan
+        plan = self.plan(X) if plan is None else plan
         n, year, srt, gid = plan["n"], plan["year"], plan["srt"], plan["gid"]
         q = plan["inv"][out_pos]  # ordered position of each output row
         # lags look back up to K ordered rows; the union keeps every such run contiguous
@@ -398,8 +418,8 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         F["has_microcredit"] = np.where(np.isnan(mc), np.nan, (mc > 0).astype(float))
         F["log_microcredit"] = np.log1p(np.clip(mc, 0, None))
 
-        cat = _Text(self._codes(X, plan, "monitoring_category"), po)
-        htype = _Text(self._codes(X, plan, "household_type"), po)
+        cat = CodedText(self._codes(X, plan, "monitoring_category"), po)
+        htype = CodedText(self._codes(X, plan, "household_type"), po)
         ident_y = np.floor(col("identification_month", po) / 100)
         ident_y = np.where(ident_y <= yr, ident_y, np.nan)  # a month after the record's year is not yet known
         elim_y = np.floor(col("elimination_month", po) / 100)
@@ -414,14 +434,14 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         F["years_since_identification"] = yr - ident_y
         F["years_since_elimination"] = yr - elim_y
         F["risk_eliminated"] = reliminated
-        rts = [_Text(self._codes(X, plan, k), po) for k in _RISK_TYPES]
+        rts = [CodedText(self._codes(X, plan, k), po) for k in _RISK_TYPES]
         F["n_risk_types"] = np.sum([t.nonempty() for t in rts], axis=0).astype(float)
         for name, rt in (("risk_illness", "因病"), ("risk_disability", "因残"), ("risk_disaster", "因自然灾害"),
                          ("risk_job", "因务工就业不稳"), ("risk_labor", "缺劳动力")):
             F[name] = np.any([t.eq(rt) for t in rts], axis=0).astype(float)
         F["is_key_county"] = col("is_key_county", po)
         F["is_relocated"] = col("is_relocated", po)
-        for k, arr in ((_CATEGORICAL[0], cat), (_CATEGORICAL[1], htype)):
+        for k, arr in ((CATEGORICAL[0], cat), (CATEGORICAL[1], htype)):
             for v in self.levels_.get(k, []):
                 F[f"{k}={v}"] = arr.eq(v).astype(float)
 
@@ -437,10 +457,11 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         line = col("monitoring_line")
         size = col("household_size")
         size_pos = np.where(size > 0, size, np.nan)
-        wage, bus, exb = col("income_wage"), col("income_business"), col("expense_business")
-        prop, trans = col("income_property"), col("income_transfer")
+        parts = {f: col(f) for f, _, _ in contract.INCOME_TERMS}
+        wage, bus, exb = parts["income_wage"], parts["income_business"], parts["expense_business"]
+        prop, trans = parts["income_property"], parts["income_transfer"]
         netbus = bus - np.nan_to_num(exb)
-        total = wage + netbus + np.nan_to_num(prop) + trans
+        total = contract.net_income_total(parts.__getitem__)
         pc = col("net_income_per_capita")
         pc = np.where(np.isnan(pc), _div(total, size_pos), pc)
         total = np.where(np.isnan(total), pc * size_pos, total)
@@ -458,44 +479,3 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         }
 
 
-def _encode(s: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
-    """Text column → integer codes (−1 = missing) and its vocabulary, encoded once per panel."""
-    if str(s.dtype) != "str":
-        s = s.astype("str")  # numbers or objects compare as their text, as before
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        arr = s.array.__arrow_array__()
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()  # one dictionary for the whole column
-        d = pc.dictionary_encode(arr)
-        codes = d.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        return codes, {v: i for i, v in enumerate(d.dictionary.to_pylist())}
-    except (AttributeError, ImportError, TypeError, ValueError):  # text not stored in Arrow
-        codes, uniq = pd.factorize(s)
-        return np.asarray(codes, dtype=np.int64), {str(v): i for i, v in enumerate(uniq)}
-
-
-class _Text:
-    """A text column at some rows, compared through its codes (no Python string per row).
-
-    Missing values count as the empty string, as ``astype(str)`` with missing → ""
-    did.
-    """
-
-    def __init__(self, enc: tuple[np.ndarray, dict[str, int]] | None, pos: np.ndarray):
-        self.n = len(pos)
-        self.codes = None if enc is None else enc[0][pos]
-        self.vocab = {} if enc is None else enc[1]
-
-    def eq(self, value: str) -> np.ndarray:
-        if self.codes is None:
-            return np.full(self.n, value == "")
-        hit = self.codes == self.vocab.get(value, -2)
-        return hit | (self.codes < 0) if value == "" else hit
-
-    def nonempty(self) -> np.ndarray:
-        if self.codes is None:
-            return np.zeros(self.n, dtype=bool)
-        return (self.codes >= 0) & (self.codes != self.vocab.get("", -2))

@@ -24,12 +24,13 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from . import contract
-from ._order import has_repeated_years
-from .errors import ContractError
+from fanpin_risk import contract
+from fanpin_risk.errors import ContractError
+
+from ._cohort import PARTS, next_rows, reentry_labels
+from ._panel import as_panel
 
 #: Parts of the default label and the definitions built from them.
-PARTS = ("new_identification", "income_below_line", "guarantee_failed")
 DEFINITIONS: dict[str, tuple[str, ...]] = {
     "relapse": PARTS,
     "identified": ("new_identification",),
@@ -39,78 +40,18 @@ DEFINITIONS: dict[str, tuple[str, ...]] = {
 GUARANTEES = ("housing_safe", "drinking_water_safe", "compulsory_education_ok", "medical_insured")
 
 
-# --------------------------------------------------------------------------- canonical input
-def _is_canonical(df: pd.DataFrame) -> bool:
-    names = set(contract.field_names())
-    return {"household_id", "year"} <= set(df.columns) and all(
-        c in names or c.startswith("_") or c not in contract.header_map() for c in df.columns
-    )
-
-
-def _as_panel(obj, *, lines=None, default_province: str | None = None) -> pd.DataFrame:
-    """Turn a path, a raw frame or a canonical frame into the canonical panel.
-
-    Parameters
-    ----------
-    obj : path, str or DataFrame
-        A frame already in canonical form (English names, canonical dtypes) is
-        used as it is; a file, or a frame with Chinese/alias headers or raw
-        values (是/否, "1,200 元", ...), goes through
-        :func:`fanpin_risk.read.read_panel`, which parses and validates it
-        (errors raise :class:`~fanpin_risk.errors.ContractError`).
-    lines : monitoring-line table, optional
-        Passed to :func:`fanpin_risk.contract.lookup_line` for rows whose
-        ``monitoring_line`` is missing.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Canonical frame, ``monitoring_line`` filled; a canonical input keeps its
-        index (shallow copy: the caller's frame is never modified), a parsed one
-        is sorted by household and year with a fresh index.
-    """
-    if not isinstance(obj, (str, Path, pd.DataFrame)):
-        raise ContractError(f"expected a DataFrame or a path, got {type(obj).__name__}")
-    dtypes = contract.canonical_dtypes()
-    if isinstance(obj, pd.DataFrame):
-        hm = contract.header_map()
-        needs_rename = any(c not in dtypes and contract.normalize_header(c) in hm for c in obj.columns)
-        wrong = [c for c, dt in dtypes.items() if c in obj.columns and str(obj[c].dtype) != dt]
-    if isinstance(obj, (str, Path)) or needs_rename or wrong:
-        # Anything but an already canonical frame (a file, Chinese headers, 是/否,
-        # "1,200 元", ...) goes through the one parser, which also validates.
-        from .read import read_panel
-
-        df = read_panel(obj, lines=lines, province=default_province)[0]
-    else:
-        df = obj.copy(deep=False)  # copy-on-write: the caller's frame is never modified
-    for col in ("household_id", "year"):
-        if col not in df.columns:
-            raise ContractError(f"panel lacks required column {col!r} ({contract.zh_headers()[col]})")
-    if df["year"].isna().any():
-        raise ContractError("some rows have no year (年度)")
-    if has_repeated_years(df["household_id"], df["year"].to_numpy(dtype="float64", na_value=np.nan)):
-        d = df.loc[df.duplicated(["household_id", "year"], keep=False), "year"].unique().tolist()
-        raise ContractError(f"panel repeats (household_id, year) in year(s) {sorted(d)}; one row per household and year")
-    if "monitoring_line" not in df.columns or df["monitoring_line"].isna().any():
-        df["monitoring_line"] = contract.lookup_line(df, lines, default_province=default_province)
-    return df
-
-
 # --------------------------------------------------------------------------- helpers
 def net_income_per_capita(df: pd.DataFrame) -> pd.Series:
-    """Reported per-capita net income, else (wage + business − expense + property + transfer) / size."""
+    """Reported per-capita net income, else the contract's net income (:func:`fanpin_risk.contract.net_income_total`) / size."""
     rep = df["net_income_per_capita"].astype("float64") if "net_income_per_capita" in df.columns else None
 
-    def col(c: str, fill: float | None = None) -> pd.Series:
+    def col(c: str) -> pd.Series:
         if c not in df.columns:
-            return pd.Series(np.nan if fill is None else fill, index=df.index, dtype="float64")
-        s = df[c].astype("float64")
-        return s if fill is None else s.fillna(fill)
+            return pd.Series(np.nan, index=df.index, dtype="float64")
+        return df[c].astype("float64")
 
-    total = col("income_wage") + col("income_business") - col("expense_business", 0) + col("income_property", 0) + col("income_transfer")
     size = col("household_size").where(lambda s: s > 0)
-    derived = total / size
+    derived = contract.net_income_total(col) / size
     return derived if rep is None else rep.where(rep.notna(), derived)
 
 
@@ -124,14 +65,6 @@ def _or_known(series: list[pd.Series], index=None) -> pd.Series:
     out = anyt.astype("boolean")
     out[~known] = pd.NA
     return out
-
-
-def _next_rows(panel: pd.DataFrame, horizon: int) -> pd.Series:
-    """For each row, the index label of the same household's row in year + horizon (NaN if none)."""
-    key = pd.MultiIndex.from_arrays([panel["household_id"].astype(str), panel["year"].astype("int64")])
-    pos = pd.Series(panel.index, index=key)
-    want = pd.MultiIndex.from_arrays([panel["household_id"].astype(str), panel["year"].astype("int64") + horizon])
-    return pd.Series(pos.reindex(want).to_numpy(), index=panel.index)
 
 
 def label_parts(rows: pd.DataFrame, target_year: pd.Series | None = None) -> pd.DataFrame:
@@ -175,7 +108,7 @@ def make_labels(
     definition : {"relapse", "identified", "income", "guarantee", "reentry"}
         "relapse" (default) ORs all three parts; the others keep one part.
         "reentry" labels only the eliminated cohort (re-identified in t + 1 after
-        risk elimination; other rows ``<NA>``), see :func:`fanpin_risk.cohort.reentry_labels`.
+        risk elimination; other rows ``<NA>``), see :func:`fanpin_risk.panel.reentry_labels`.
     horizon : int, default 1
         The label of year *t* describes year ``t + horizon``.
     parts : dict, optional
@@ -193,12 +126,10 @@ def make_labels(
         censored: no record in ``t + horizon``), ``target_year``, ``censored``
         and one column per part (``<NA>`` when censored or switched off).
     """
-    df = _as_panel(panel, lines=lines)
+    df = as_panel(panel, lines=lines)
     if horizon < 1:
         raise ContractError("horizon must be ≥ 1 year")
-    if definition == "reentry" and rule is None:  # follow-up cohort label, see fanpin_risk.cohort
-        from .cohort import reentry_labels
-
+    if definition == "reentry" and rule is None:  # follow-up cohort label, see fanpin_risk.panel._cohort
         return reentry_labels(df, horizon=horizon)
     if definition not in DEFINITIONS and rule is None:
         raise ContractError(f"unknown label definition {definition!r}; choose from {sorted(DEFINITIONS)} or pass rule=")
@@ -210,7 +141,7 @@ def make_labels(
     if rule is None and not any(active.values()):
         raise ContractError("every label part is switched off")
 
-    nxt = _next_rows(df, horizon)
+    nxt = next_rows(df, horizon)
     has = nxt.notna()
     target_year = (df["year"].astype("Int64") + horizon)
     out = pd.DataFrame(index=df.index)

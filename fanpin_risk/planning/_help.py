@@ -39,14 +39,19 @@ income formula (as in :mod:`fanpin_risk.scenario`).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import contract
-from .errors import ContractError
+from fanpin_risk import contract
+from fanpin_risk.errors import ContractError
+from fanpin_risk.models import resolve_model
+from fanpin_risk.panel import YearSelection, select_year
+
+from ._scenario import formula_total
 
 _CLAUSE = re.compile(r"^\s*(not\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:(==|!=|>=|<=|>|<)\s*(\S+))?\s*$", re.I)
 _EFFECT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(\+=|-=|\*=|max=|min=|=)\s*(.+?)\s*$")
@@ -245,55 +250,97 @@ def feasible_help(records: Any, model: Any = None, *, year: int | None = None, h
     The risk under a measure is the model's response to the changed record, not
     a causal effect (see the module docstring).
     """
-    from .score import _load_model, _prepare
-
-    model = _load_model(model)
+    model = resolve_model(model)
     table = load_help_measures(measures)
-    prep = _prepare(records, model, year=year, lines=lines)
-    y, history, cur_all = prep["year"], prep["history"], prep["current"]
-    cur_all = cur_all.assign(household_id=cur_all["household_id"].astype("str"))
-    if households is not None:
-        want = {str(h) for h in households}
-        unknown = sorted(want - set(cur_all["household_id"]))
-        if unknown:
-            raise ContractError(f"household(s) {unknown[:5]} have no record in {y}")
-        keep_ids = want
-    else:
-        keep_ids = set(cur_all["household_id"])
-    rows = prep["scored_rows"]
-    ok_ids = set(history.loc[rows, "household_id"].astype("str")) & keep_ids
-    H = history[history["household_id"].astype("str").isin(ok_ids)].copy()
-    H["household_id"] = H["household_id"].astype("str")
-    is_cur = H["year"].astype("int64").to_numpy() == y
-    cur = H[is_cur]
-    months, wage = _col(cur, "migrant_work_months", {}), _col(cur, "income_wage", {})
-    ratio = (wage / months).where((months > 0) & (wage > 0))
-    fallback = float(ratio.median()) if ratio.notna().any() else np.nan
-    derived = _derived(cur, fallback)
+    sel = _Selection.of(records, year=year, households=households, lines=lines)
+    copies, feasible = _measure_variants(sel, table)
+    base, wide = _risks(model, pd.concat(copies, ignore_index=True), sel.year)
+    out = _household_frame(sel, base)
+    R = pd.DataFrame({m: (wide[m] if m in wide.columns else pd.Series(dtype="float64")).reindex(out.index)
+                      for m in table["measure"]}, index=out.index)
+    names = dict(zip(table["measure"], table["name_zh"]))
+    _add_best(out, R, names, feasible, sel.cur)
+    for mname in table["measure"]:
+        out[f"risk_{mname}"] = R[mname]
+    out["status"] = _status(out.index, sel)
+    out = out.reset_index().sort_values(["risk_before", "household_id"], ascending=[False, True], na_position="last",
+                                        kind="mergesort").reset_index(drop=True)
+    out.attrs.update({"year": sel.year, "note": "model response, not a causal effect",
+                      "wage_per_month_fallback": sel.fallback})
+    return _long_table(R, out, names) if long else out
 
-    from .scenario import _formula_total
 
-    copies, feas = [H], {}
+@dataclass
+class _Selection:
+    """The scored year's records and histories of the households that get a measure tried."""
+
+    prep: YearSelection
+    cur_all: pd.DataFrame  # every record of the year, household_id as str
+    keep_ids: set  # households asked for (all of the year by default)
+    households_given: bool
+    H: pd.DataFrame  # histories of the scorable households asked for
+    cur: pd.DataFrame  # their records of the year
+    fallback: float  # wage_per_month where a household's own ratio is unknown
+    derived: dict
+
+    @property
+    def year(self) -> int:
+        return self.prep.year
+
+    @classmethod
+    def of(cls, records, *, year, households, lines) -> _Selection:
+        prep = select_year(records, year=year, lines=lines)
+        y, history = prep.year, prep.history
+        cur_all = prep.current.assign(household_id=prep.current["household_id"].astype("str"))
+        if households is not None:
+            keep_ids = {str(h) for h in households}
+            unknown = sorted(keep_ids - set(cur_all["household_id"]))
+            if unknown:
+                raise ContractError(f"household(s) {unknown[:5]} have no record in {y}")
+        else:
+            keep_ids = set(cur_all["household_id"])
+        ok_ids = set(history.loc[prep.scored_rows, "household_id"].astype("str")) & keep_ids
+        H = history[history["household_id"].astype("str").isin(ok_ids)].copy()
+        H["household_id"] = H["household_id"].astype("str")
+        cur = H[H["year"].astype("int64").to_numpy() == y]
+        months, wage = _col(cur, "migrant_work_months", {}), _col(cur, "income_wage", {})
+        ratio = (wage / months).where((months > 0) & (wage > 0))
+        fallback = float(ratio.median()) if ratio.notna().any() else np.nan
+        return cls(prep=prep, cur_all=cur_all, keep_ids=keep_ids, households_given=households is not None, H=H,
+                   cur=cur, fallback=fallback, derived=_derived(cur, fallback))
+
+
+def _measure_variants(sel: _Selection, table: pd.DataFrame) -> tuple[list[pd.DataFrame], dict[str, pd.Series]]:
+    """The unchanged histories, then one modified copy per measure of the households it is feasible for."""
+    copies, feasible = [sel.H], {}
     for r in table.itertuples():
-        f = evaluate_condition(cur, r.condition, measure=r.measure, derived=derived)
-        feas[r.measure] = f
-        ids = cur.loc[f, "household_id"]
-        if not len(ids):
-            continue
-        Hm = H[H["household_id"].isin(set(ids))].copy()
-        m_rows = Hm.index[Hm["year"].astype("int64") == y]
-        before = Hm.loc[m_rows]
-        after = apply_effects(before, r.effects, measure=r.measure, derived={k: v.loc[m_rows] for k, v in derived.items()})
-        if "net_income_per_capita" in after.columns:
-            size = _col(after, "household_size", {}).where(lambda s: s > 0)
-            after["net_income_per_capita"] = (_col(before, "net_income_per_capita", {})
-                                              + ((_formula_total(after) - _formula_total(before)) / size).fillna(0))
-        for c in after.columns:
-            Hm[c] = Hm[c].astype(after[c].dtype) if str(Hm[c].dtype) != str(after[c].dtype) else Hm[c]
-            Hm.loc[m_rows, c] = after[c]
-        Hm["household_id"] = Hm["household_id"] + "\x1f" + r.measure  # own history, own id: features stay per household
-        copies.append(Hm)
-    big = pd.concat(copies, ignore_index=True)
+        f = evaluate_condition(sel.cur, r.condition, measure=r.measure, derived=sel.derived)
+        feasible[r.measure] = f
+        ids = sel.cur.loc[f, "household_id"]
+        if len(ids):
+            copies.append(_with_measure(sel, set(ids), r.measure, r.effects))
+    return copies, feasible
+
+
+def _with_measure(sel: _Selection, ids: set, measure: str, effects: str) -> pd.DataFrame:
+    """Histories of ``ids`` with the measure applied to their scored-year record, under ids of their own."""
+    Hm = sel.H[sel.H["household_id"].isin(ids)].copy()
+    m_rows = Hm.index[Hm["year"].astype("int64") == sel.year]
+    before = Hm.loc[m_rows]
+    after = apply_effects(before, effects, measure=measure, derived={k: v.loc[m_rows] for k, v in sel.derived.items()})
+    if "net_income_per_capita" in after.columns:
+        size = _col(after, "household_size", {}).where(lambda s: s > 0)
+        after["net_income_per_capita"] = (_col(before, "net_income_per_capita", {})
+                                          + ((formula_total(after) - formula_total(before)) / size).fillna(0))
+    for c in after.columns:
+        Hm[c] = Hm[c].astype(after[c].dtype) if str(Hm[c].dtype) != str(after[c].dtype) else Hm[c]
+        Hm.loc[m_rows, c] = after[c]
+    Hm["household_id"] = Hm["household_id"] + "\x1f" + measure  # own history, own id: features stay per household
+    return Hm
+
+
+def _risks(model, big: pd.DataFrame, y: int) -> tuple[pd.Series, pd.DataFrame]:
+    """Risk in year ``y``: unchanged (by household) and under each measure (household × measure)."""
     X = model.transform(big)
     p = pd.Series(np.asarray(model.proba_from_features(X), float), index=big.index)
     at_y = big["year"].astype("int64").to_numpy() == y
@@ -303,51 +350,61 @@ def feasible_help(records: Any, model: Any = None, *, year: int | None = None, h
     pr["measure"] = parts[1] if parts.shape[1] > 1 else None
     base = pr[pr["measure"].isna()].set_index("household_id")["p"]
     wide = pr[pr["measure"].notna()].pivot(index="household_id", columns="measure", values="p")
+    return base, wide
 
-    ids_all = sorted(set(prep["panel"]["household_id"].astype("str")) & keep_ids) if households is not None else \
-        sorted(set(prep["panel"]["household_id"].astype("str")))
+
+def _household_frame(sel: _Selection, base: pd.Series) -> pd.DataFrame:
+    """One row per household asked for (unscorable ones included): area codes and ``risk_before``."""
+    ids = set(sel.prep.panel["household_id"].astype("str"))
+    ids_all = sorted(ids & sel.keep_ids) if sel.households_given else sorted(ids)
     out = pd.DataFrame(index=pd.Index(ids_all, name="household_id"))
-    src = cur_all.set_index("household_id")
+    src = sel.cur_all.set_index("household_id")
     for c in ("county_code", "township_code", "village_code"):
         out[c] = src[c].reindex(out.index) if c in src.columns else pd.Series(np.nan, index=out.index, dtype="str")
     out["risk_before"] = base.reindex(out.index)
-    names = dict(zip(table["measure"], table["name_zh"]))
-    risk_cols = {}
-    for mname in table["measure"]:
-        risk_cols[mname] = (wide[mname] if mname in wide.columns else pd.Series(dtype="float64")).reindex(out.index)
-    R = pd.DataFrame(risk_cols, index=out.index)
+    return out
+
+
+def _add_best(out: pd.DataFrame, R: pd.DataFrame, names: dict, feasible: dict, cur: pd.DataFrame) -> None:
+    """Add the best measure, the risk after it, the feasible measures and the text to ``out`` (in place)."""
     # first column with the row's minimum (table order breaks ties); NaN where nothing is feasible
     arr = R.to_numpy(dtype="float64")
     any_f = ~np.isnan(arr).all(axis=1) if arr.size else np.zeros(len(R), bool)
     pos = np.nanargmin(np.where(np.isnan(arr), np.inf, arr), axis=1) if arr.size else np.zeros(len(R), int)
-    best = pd.Series(np.where(any_f, np.asarray(R.columns, dtype=object)[pos] if arr.size else None, None), index=out.index)
+    first_min = np.asarray(R.columns, dtype=object)[pos] if arr.size else None
+    best = pd.Series(np.where(any_f, first_min, None), index=out.index)
     best_p = R.min(axis=1, skipna=True)
     helps = best_p < out["risk_before"]
     out["best_measure"] = best.where(helps).astype("str")
     out["best_measure_zh"] = out["best_measure"].map(names).astype("str")
     out["risk_after"] = best_p.where(helps, out["risk_before"])
     out["delta"] = out["risk_after"] - out["risk_before"]
-    feas_ids = {m: set(cur.loc[f, "household_id"]) for m, f in feas.items()}
-    out["feasible_measures"] = pd.Series([",".join(names[m] for m in table["measure"] if h in feas_ids[m]) for h in out.index],
+    feas_ids = {m: set(cur.loc[f, "household_id"]) for m, f in feasible.items()}
+    out["feasible_measures"] = pd.Series([",".join(names[m] for m in R.columns if h in feas_ids[m]) for h in out.index],
                                          index=out.index, dtype="str")
+    out["text"] = _texts(out, helps)
+
+
+def _texts(out: pd.DataFrame, helps: pd.Series) -> pd.Series:
     scored = out["risk_before"].notna()
     text = pd.Series(np.nan, index=out.index, dtype="str")
     text[scored & helps] = [f"风险 {a:.2f} → {b:.2f}：{n}" for a, b, n in
                             zip(out.loc[scored & helps, "risk_before"], out.loc[scored & helps, "risk_after"],
                                 out.loc[scored & helps, "best_measure_zh"])]
-    text[scored & ~helps] = [f"风险 {a:.2f}：无可行措施降低模型风险" for a in out.loc[scored & ~helps, "risk_before"]]
-    out["text"] = text
-    for mname in table["measure"]:
-        out[f"risk_{mname}"] = R[mname]
-    status = pd.Series("scored", index=out.index, dtype="str")
-    status[~out.index.isin(list(set(cur_all["household_id"])))] = "not_in_year"
-    status[out.index.isin(list(set(cur_all.loc[prep["unscorable"].index, "household_id"])))] = "unscorable"
-    out["status"] = status
-    out = out.reset_index().sort_values(["risk_before", "household_id"], ascending=[False, True], na_position="last",
-                                        kind="mergesort").reset_index(drop=True)
-    out.attrs.update({"year": y, "note": "model response, not a causal effect", "wage_per_month_fallback": fallback})
-    if not long:
-        return out
+    text[scored & ~helps] = [f"风险 {a:.2f}：无可行措施降低模型风险"
+                             for a in out.loc[scored & ~helps, "risk_before"]]
+    return text
+
+
+def _status(index: pd.Index, sel: _Selection) -> pd.Series:
+    status = pd.Series("scored", index=index, dtype="str")
+    status[~index.isin(list(set(sel.cur_all["household_id"])))] = "not_in_year"
+    status[index.isin(list(set(sel.cur_all.loc[sel.prep.unscorable.index, "household_id"])))] = "unscorable"
+    return status
+
+
+def _long_table(R: pd.DataFrame, out: pd.DataFrame, names: dict) -> pd.DataFrame:
+    """One row per household × measure."""
     lg = R.stack(future_stack=True).rename("risk_after").reset_index()
     lg.columns = ["household_id", "measure", "risk_after"]
     lg["feasible"] = lg["risk_after"].notna()

@@ -58,7 +58,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ContractError
+from fanpin_risk import contract
+from fanpin_risk.errors import ContractError
+from fanpin_risk.models import resolve_model
+from fanpin_risk.panel import as_panel
+from fanpin_risk.scoring import score
 
 STEP_TYPES = ("migrant_work", "business_loss", "medical", "industry_failure")
 _AREA_KEYS = ("counties", "townships", "villages", "households", "county", "first_townships", "hit_share")
@@ -184,9 +188,9 @@ def _num(cur: pd.DataFrame, col: str) -> pd.Series:
     return cur[col].astype("float64")
 
 
-def _formula_total(cur: pd.DataFrame) -> pd.Series:
-    """Household net income by the contract formula (missing optional parts count as 0)."""
-    return sum(_num(cur, c).fillna(0) * (-1 if c == "expense_business" else 1) for c in _INCOME_PARTS)
+def formula_total(cur: pd.DataFrame) -> pd.Series:
+    """Household net income by the contract formula, every missing part counted as 0 (for before/after differences)."""
+    return contract.net_income_total(lambda c: _num(cur, c), fill_all=True)
 
 
 def apply_shock(panel: pd.DataFrame, shock: Any, *, year: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -216,7 +220,7 @@ def apply_shock(panel: pd.DataFrame, shock: Any, *, year: int, seed: int = 0) ->
     rows = out.index[out["year"].astype("int64") == int(year)]
     cur = out.loc[rows].copy()
     hit_steps = pd.Series("", index=rows, dtype="str")
-    total_before = _formula_total(cur)
+    total_before = formula_total(cur)
     for i, st in enumerate(spec["steps"]):
         where = f"shock step {i + 1} ({st['type']})"
         m = _select(cur, st["area"], rng, where)
@@ -259,7 +263,7 @@ def apply_shock(panel: pd.DataFrame, shock: Any, *, year: int, seed: int = 0) ->
             _set_flag(cur, "shock_illness", hit)
         joined = pd.Series(np.where(hit_steps == "", t, hit_steps + "+" + t), index=hit_steps.index, dtype="str")
         hit_steps = hit_steps.mask(hit, joined)
-    dtot = _formula_total(cur) - total_before
+    dtot = formula_total(cur) - total_before
     size = _num(cur, "household_size").where(lambda s: s > 0)
     if "net_income_per_capita" in cur.columns:
         cur["net_income_per_capita"] = _num(cur, "net_income_per_capita") + (dtot / size).fillna(0)
@@ -416,11 +420,8 @@ def scenario(records: Any, shock: Any, model: Any = None, *, year: int | None = 
     -------
     ScenarioResult
     """
-    from .score import _load_model, _to_panel
-    from .score import score as _score
-
-    model = _load_model(model)
-    panel = _to_panel(records, lines=lines)
+    model = resolve_model(model)
+    panel = as_panel(records, lines=lines)
     if len(panel) == 0:
         raise ContractError("no household records")
     y = int(panel["year"].astype("int64").max()) if year is None else int(year)
@@ -429,8 +430,8 @@ def scenario(records: Any, shock: Any, model: Any = None, *, year: int | None = 
     spec = load_shock(shock)
     shocked, info = apply_shock(panel, spec, year=y, seed=seed)
     kw = dict(year=y, reasons=reasons, tier_cutoffs=tier_cutoffs)
-    before = _score(panel, model, **kw).set_index("household_id")
-    after = _score(shocked, model, **kw).set_index("household_id")
+    before = score(panel, model, **kw).set_index("household_id")
+    after = score(shocked, model, **kw).set_index("household_id")
     after = after.reindex(before.index)
     hh = before[["county_code", "township_code", "village_code"]].copy()
     steps = info.set_index("household_id")["steps"]

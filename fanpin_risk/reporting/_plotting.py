@@ -1,78 +1,13 @@
-"""Matplotlib set-up for Chinese labels (CJK fonts) and small plotting helpers.
-
-Chinese glyphs only render when matplotlib uses a font that has them. Debian and
-Ubuntu ship them in ``fonts-noto-cjk`` (Noto Sans CJK SC); ``fonts-wqy-zenhei``
-works too. :func:`setup_cjk_fonts` puts these first in ``font.sans-serif`` and
-turns off the Unicode minus sign (which CJK fonts lack).
-"""
+"""Plotting helpers of the reports; the CJK font set-up itself is :mod:`fanpin_risk._fonts`."""
 
 from __future__ import annotations
 
 import base64
 import io
 
-#: Fonts tried in order; DejaVu Sans is matplotlib's own fallback (no CJK glyphs).
-CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "DejaVu Sans"]
+from fanpin_risk._fonts import CJK_FONTS, cjk_font_available, find_cjk_font, setup_cjk_fonts
 
-
-def find_cjk_font() -> str | None:
-    """Name of the first CJK-capable font of :data:`CJK_FONTS` that matplotlib can find, else None."""
-    from matplotlib import font_manager
-
-    available = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONTS[:-1]:
-        if name in available:
-            return name
-    # The font cache may predate the font installation: rebuild once.
-    try:
-        fm = font_manager._load_fontmanager(try_read_cache=False)  # type: ignore[attr-defined]
-        font_manager.fontManager = fm
-        font_manager.findfont = fm.findfont
-        font_manager.get_font_names = fm.get_font_names
-    except Exception:  # pragma: no cover - private API changed
-        return None
-    available = {f.name for f in font_manager.fontManager.ttflist}
-    return next((n for n in CJK_FONTS[:-1] if n in available), None)
-
-
-def cjk_font_available() -> bool:
-    """True when a font that renders Chinese is installed and visible to matplotlib."""
-    return find_cjk_font() is not None
-
-
-def setup_cjk_fonts(*, warn: bool = True) -> str | None:
-    """Configure matplotlib for Chinese labels.
-
-    Sets ``rcParams["font.sans-serif"]`` to :data:`CJK_FONTS` (then matplotlib's
-    previous list), ``font.family`` to sans-serif and ``axes.unicode_minus`` to False.
-
-    Parameters
-    ----------
-    warn : bool, default True
-        Emit a warning when no CJK font is installed (Chinese text then shows as boxes).
-
-    Returns
-    -------
-    str or None
-        The CJK font that will be used, or None when none is installed.
-    """
-    import matplotlib
-
-    found = find_cjk_font()
-    rc = matplotlib.rcParams
-    rest = [f for f in rc["font.sans-serif"] if f not in CJK_FONTS]
-    rc["font.sans-serif"] = CJK_FONTS + rest
-    rc["font.family"] = "sans-serif"
-    rc["axes.unicode_minus"] = False
-    if found is None and warn:
-        import warnings
-
-        warnings.warn(
-            "no CJK font found (install fonts-noto-cjk or fonts-wqy-zenhei); "
-            "Chinese labels will not render", stacklevel=2,
-        )
-    return found
-
+__all__ = ["CJK_FONTS", "find_cjk_font", "cjk_font_available", "setup_cjk_fonts", "fig_to_base64"]
 
 def fig_to_base64(fig, *, dpi: int = 110) -> str:
     """Render a matplotlib figure to a base64 PNG string and close it."""

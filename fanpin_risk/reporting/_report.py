@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .score import SCORE_COLUMNS, SCORE_COLUMNS_ZH, to_headers
+from fanpin_risk.explain import explain
+from fanpin_risk.models import resolve_model
+from fanpin_risk.panel import as_panel
+from fanpin_risk.scoring import SCORE_COLUMNS, SCORE_COLUMNS_ZH, score, to_headers
+
+from ._plotting import fig_to_base64, setup_cjk_fonts
 
 LIST_SHEET = "名单"
 SUMMARY_SHEET = "汇总"
@@ -102,8 +107,6 @@ def _plots_from_scored(s: pd.DataFrame) -> list[tuple[str, str]]:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from .plotting import fig_to_base64
-
     out = []
     ok = s[s["status"] == "scored"]
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -138,8 +141,6 @@ def _plots_from_scored(s: pd.DataFrame) -> list[tuple[str, str]]:
 def _plots_from_explanation(exp, ranks: pd.Series, n_waterfall: int) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
     import shap
-
-    from .plotting import fig_to_base64
 
     out = []
     vals = np.abs(np.asarray(exp.values))
@@ -183,15 +184,12 @@ def write_html_report(records_or_scored: Any, path: str | Path, model: Any = Non
     path : path
         HTML file to write.
     model, year, budget, quota_by, lines
-        As in :func:`fanpin_risk.score.score`.
+        As in :func:`fanpin_risk.scoring.score`.
     top_k : int
         Households shown in the list table.
     n_waterfall : int
         Waterfall plots for the top households.
     """
-    from .plotting import setup_cjk_fonts
-    from .score import _load_model, score
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     setup_cjk_fonts()
@@ -202,12 +200,11 @@ def write_html_report(records_or_scored: Any, path: str | Path, model: Any = Non
         s = _en(records_or_scored)
         attrs = dict(records_or_scored.attrs)
     else:
-        from .explain import explain
-
-        model = _load_model(model)
-        s = score(records_or_scored, model, year=year, budget=budget, quota_by=quota_by, reasons="all", lines=lines)
+        model = resolve_model(model)
+        panel = as_panel(records_or_scored, lines=lines)  # read once for the list and the explanations
+        s = score(panel, model, year=year, budget=budget, quota_by=quota_by, reasons="all", lines=lines)
         attrs = dict(s.attrs)
-        exp = explain(records_or_scored, model, year=year, lines=lines)
+        exp = explain(panel, model, year=year, lines=lines)
     plots = _plots_from_scored(s)
     if exp is not None:
         ranks = s.set_index("household_id")["priority_rank"].dropna()

@@ -34,7 +34,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ContractError, ModelError
+from fanpin_risk import contract
+from fanpin_risk._version import __version__
+from fanpin_risk.errors import ContractError, ModelError
+from fanpin_risk.models import SCHEMA_VERSION, RiskModel, fit_platt, lgb_params, resolve_model
+from fanpin_risk.panel import CATEGORICAL, PanelFeatures, as_panel, make_labels
+from fanpin_risk.scoring import (
+    REASONS_ALL_MAX,
+    SCORE_COLUMNS,
+    TIER_CUTOFFS,
+    TIERS,
+    assign_tiers,
+    in_budget_ranked,
+    rank_order,
+    score,
+    to_headers,
+)
 
 
 def is_dask(obj: Any) -> bool:
@@ -70,8 +85,6 @@ def _compute(client, *objs):
 
 def _canonical_names(ddf):
     """Rename Chinese (or otherwise mapped) headers to the contract's field names, lazily."""
-    from . import contract
-
     hm = contract.header_map()
     dtypes = contract.canonical_dtypes()
     ren = {c: hm[contract.normalize_header(c)] for c in ddf.columns
@@ -88,8 +101,6 @@ def _by_household(ddf, partition_on: str, client):
 
 # --------------------------------------------------------------------------- scoring
 def _score_meta(with_raw: bool) -> pd.DataFrame:
-    from .score import SCORE_COLUMNS
-
     cols = {c: pd.Series(dtype=dt) for c, dt in SCORE_COLUMNS.items()}
     if with_raw:
         cols["_raw_score"] = pd.Series(dtype="float64")
@@ -97,15 +108,12 @@ def _score_meta(with_raw: bool) -> pd.DataFrame:
 
 
 def _score_partition(pdf: pd.DataFrame, model, y: int, kw: dict) -> pd.DataFrame:
-    from .labels import _as_panel
-    from .score import score
-
     if len(pdf) == 0:
         return _score_meta(True)
     pdf = pdf.reset_index(drop=True)
     yrs = pd.to_numeric(pdf["year"], errors="coerce")
     if not (yrs == y).any():  # no household here has a record in the scored year
-        panel = _as_panel(pdf, lines=kw.get("lines"))
+        panel = as_panel(pdf, lines=kw.get("lines"))
         hh = panel.sort_values(["household_id", "year"]).drop_duplicates("household_id", keep="last")
         out = _score_meta(True).reindex(range(len(hh)))
         out["household_id"] = hh["household_id"].astype("str").to_numpy()
@@ -117,7 +125,7 @@ def _score_partition(pdf: pd.DataFrame, model, y: int, kw: dict) -> pd.DataFrame
         out["status"] = "not_in_year"
         out["status_reason"] = [f"{y}年无记录 (no record in {y}; latest record {int(v)})" for v in hh["year"]]
         return out.astype(_score_meta(True).dtypes.to_dict())
-    return score(pdf, model, year=y, _with_raw=True, **kw)
+    return score(pdf, model, year=y, keep_raw=True, **kw)
 
 
 def score_dask(
@@ -155,9 +163,7 @@ def score_dask(
         The ranked list (one row per household), collected on the caller; it is
         small (≈ 1 KB per household with reasons for the budgeted rows only).
     """
-    from .score import (REASONS_ALL_MAX, SCORE_COLUMNS, TIER_CUTOFFS, _load_model, budget_mask, to_headers)
-
-    model = _load_model(model)
+    model = resolve_model(model)
     client = _client(client)
     cut = dict(TIER_CUTOFFS if tier_cutoffs is None else tier_cutoffs)
     if reasons not in (None, "all", "budget", "none"):
@@ -190,21 +196,7 @@ def score_dask(
     res = res.set_index(res["household_id"].to_numpy())
     scored = res["status"].eq("scored")
     n_scored = int(scored.sum())
-    srt = pd.DataFrame({"p": res.loc[scored, "risk_score"], "r": res.loc[scored, "_raw_score"],
-                        "id": res.index[scored]})
-    srt = srt.sort_values(["p", "r", "id"], ascending=[False, False, True], kind="mergesort")
-    rank = pd.Series(np.arange(1, n_scored + 1), index=srt.index)
-    res["priority_rank"] = rank.reindex(res.index).astype("Int64")
-    units = res.loc[scored, quota_by] if quota_by else None
-    inb = budget_mask(rank.reindex(res.index[scored]), units, budget) if n_scored else pd.Series(dtype="boolean")
-    res["in_budget"] = inb.reindex(res.index).fillna(False).astype("boolean")
-    ps = res.loc[scored, "risk_score"]
-    low = pd.Series("低", index=ps.index, dtype="str")
-    mid = ps >= cut["中"]
-    hi = res.loc[scored, "in_budget"].astype(bool) if budget is not None else ps >= cut["高"]
-    tier = pd.Series(np.nan, index=res.index, dtype="str")
-    tier[scored] = low.mask(mid, "中").mask(hi, "高")
-    res["risk_tier"] = tier
+    _rank_budget_tiers(res, scored.to_numpy(), budget, quota_by, cut)
 
     # reasons: a second pass over only the households that get them
     mode = reasons or ("all" if n_scored <= REASONS_ALL_MAX else "budget")
@@ -237,26 +229,21 @@ def score_dask(
 
 # --------------------------------------------------------------------------- training
 def _levels_partition(pdf: pd.DataFrame, label: str, horizon: int, lines) -> pd.DataFrame:
-    from .features import _CATEGORICAL
-    from .labels import _as_panel, make_labels
-
     empty = pd.DataFrame({"column": pd.Series(dtype="str"), "value": pd.Series(dtype="str")})
     if len(pdf) == 0:
         return empty
-    df = _as_panel(pdf.reset_index(drop=True), lines=lines)
+    df = as_panel(pdf.reset_index(drop=True), lines=lines)
     has = make_labels(df, label, horizon=horizon)["label"].notna().to_numpy()
     out = [pd.DataFrame({"column": c, "value": df.loc[has, c].dropna().astype("str").unique()})
-           for c in _CATEGORICAL if c in df.columns]
+           for c in CATEGORICAL if c in df.columns]
     return pd.concat([empty, *out], ignore_index=True).astype("str")
 
 
 def _features_partition(pdf: pd.DataFrame, feats, label: str, horizon: int, lines) -> pd.DataFrame:
-    from .labels import _as_panel, make_labels
-
     names = list(feats.get_feature_names_out())
     if len(pdf) == 0:
         return _xy_meta(names)
-    df = _as_panel(pdf.reset_index(drop=True), lines=lines)
+    df = as_panel(pdf.reset_index(drop=True), lines=lines)
     lab = make_labels(df, label, horizon=horizon)["label"]
     has = lab.notna().to_numpy()
     X = feats.transform(df)[has].reset_index(drop=True)
@@ -292,7 +279,7 @@ def leaf_values(booster) -> np.ndarray:
     return out
 
 
-def _loss_path_partition(pdf: pd.DataFrame, booster, names, leaves: np.ndarray, rows: int = 8192) -> pd.DataFrame:
+def loss_path_partition(pdf: pd.DataFrame, booster, names, leaves: np.ndarray, rows: int = 8192) -> pd.DataFrame:
     """Summed log-loss of the partition's rows after each number of trees (one row per partition)."""
     T = leaves.shape[0]
     total = np.zeros(T)
@@ -320,6 +307,9 @@ def early_stop(loss: np.ndarray, patience: int) -> int:
     return best_k + 1
 
 
+# Long on purpose (one of the three allowed): its body is mostly the docstring and
+# the early-stopping sequence on the cluster (grow, read the held-out loss per tree,
+# refit), which reads best in one place next to lightgbm.early_stopping's rule.
 def train_dask(
     records,
     model: str = "lightgbm",
@@ -332,7 +322,6 @@ def train_dask(
     lines=None,
     feature_params: dict | None = None,
     partition_on: str = "household_id",
-    log_to_mlflow: bool = False,
 ):
     """Train a LightGBM :class:`~fanpin_risk.models.RiskModel` on a Dask DataFrame.
 
@@ -373,18 +362,12 @@ def train_dask(
     client : distributed.Client, optional
         Required by LightGBM's Dask interface (default: the current client).
     partition_on : str, default "household_id"
-    log_to_mlflow : bool, default False
-        Log the run like :func:`fanpin_risk.train` does.
 
     Returns
     -------
     RiskModel
     """
     import lightgbm as lgb
-
-    from . import __version__
-    from .features import INPUT_COLUMNS, PanelFeatures
-    from .models import EARLY_STOPPING, LGB_DEFAULTS, MAX_TREES, SCHEMA_VERSION, RiskModel, _fit_platt, _LightGBM
 
     if model != "lightgbm":
         raise ModelError(f"train_dask fits LightGBM only, not {model!r}; train {model!r} in memory on a sample")
@@ -397,11 +380,9 @@ def train_dask(
 
     lv = _compute(client, parts.map_partitions(_levels_partition, label, horizon, lines,
                                                meta={"column": "str", "value": "str"}))[0]
-    feats = PanelFeatures(**(feature_params or {}))
-    feats.levels_ = {c: sorted(set(lv.loc[lv["column"] == c, "value"])) for c in ("monitoring_category", "household_type")}
-    feats.input_columns_ = [c for c in INPUT_COLUMNS if c in ddf.columns]
-    feats.feature_names_out_ = np.array(feats._names(), dtype=object)
-    names = list(feats.feature_names_out_)
+    levels = {c: set(lv.loc[lv["column"] == c, "value"]) for c in CATEGORICAL}
+    feats = PanelFeatures.from_levels(levels, ddf.columns, **(feature_params or {}))
+    names = list(feats.get_feature_names_out())
 
     xy = parts.map_partitions(_features_partition, feats, label, horizon, lines, meta=_xy_meta(names))
     xy = client.persist(xy)
@@ -409,11 +390,9 @@ def train_dask(
     if not years:
         raise ModelError("no labelled rows: every household-year lacks a record in the following year")
 
-    p = dict(params or {})
-    calib = p.pop("calibration", "platt")
-    max_trees = int(p.pop("n_estimators", p.pop("num_boost_round", MAX_TREES)))
-    patience = int(p.pop("early_stopping", EARLY_STOPPING))
-    lp = {**LGB_DEFAULTS, **p, "seed": seed, "bagging_seed": seed, "feature_fraction_seed": seed, "data_random_seed": seed}
+    # the in-memory parameters, monotone constraints included
+    lp, opt = lgb_params(names, params, seed)
+    calib, max_trees, patience = opt["calibration"], opt["max_trees"], opt["early_stopping"]
     lp.pop("objective", None)
     lp.pop("verbose", None)
 
@@ -433,22 +412,22 @@ def train_dask(
         leaves = leaf_values(b0)
         T = leaves.shape[0]
         path = _compute(client, valid.map_partitions(
-            _loss_path_partition, b0, names, leaves,
+            loss_path_partition, b0, names, leaves,
             meta={**{f"t{k}": "float64" for k in range(T)}, "n": "float64"}))[0].sum()
         n_trees = early_stop(path[[f"t{k}" for k in range(T)]].to_numpy() / max(path["n"], 1.0), patience)
         va = _compute(client, valid.map_partitions(
             _raw_partition, b0, names, n_trees, meta={"raw": "float64", "y": "int64"}))[0]
-        cal = _fit_platt(va["raw"].to_numpy(), va["y"].to_numpy())
+        cal = fit_platt(va["raw"].to_numpy(), va["y"].to_numpy())
         fold, n_valid = f"year {years[-1]}", len(va)
     else:
         b0, cal, fold, n_valid = None, None, "none (one training year)", 0
     booster = fit(xy, n_trees)
     if cal is None:
         va = _compute(client, xy.map_partitions(_raw_partition, booster, names, meta={"raw": "float64", "y": "int64"}))[0]
-        cal = _fit_platt(va["raw"].to_numpy(), va["y"].to_numpy())
+        cal = fit_platt(va["raw"].to_numpy(), va["y"].to_numpy())
     n_rows, pos = _compute(client, xy["__y"].count(), xy["__y"].sum())
-    impl = _LightGBM({"calibrator": cal, "best_iteration": n_trees, "params": {**lp, "objective": "binary"},
-                      "validation_fold": fold, "valid_rows": int(n_valid)}, booster)
+    state = {"calibrator": cal, "best_iteration": n_trees, "params": {**lp, "objective": "binary"},
+             "validation_fold": fold, "valid_rows": int(n_valid)}
     meta = {
         "model": "lightgbm", "label": {"definition": label, "horizon": horizon},
         "train_years": years, "package_version": __version__, "schema_version": SCHEMA_VERSION,
@@ -458,9 +437,22 @@ def train_dask(
         "metrics_in_sample": {}, "data_fingerprint": {"rows": int(n_rows), "backend": "dask"}, "feature_names": names, "training_categories": feats.levels_,
         "n_train_rows": int(n_rows), "positive_rate": float(pos) / max(int(n_rows), 1),
     }
-    rm = RiskModel("lightgbm", feats, impl, meta)
-    if log_to_mlflow:
-        from .tracking import log_train_run
+    return RiskModel.from_lightgbm(booster, feats, state, meta)
 
-        rm.mlflow_run_id = log_train_run(rm)
-    return rm
+
+def _rank_budget_tiers(res: pd.DataFrame, scored: np.ndarray, budget, quota_by: str | None, cut: dict) -> None:
+    """Global ranks, budget and tiers of the collected partitions: the in-memory score()'s own step."""
+    sc = np.flatnonzero(scored)
+    ids = pd.Series(res.index.to_numpy(dtype=object), dtype="str")
+    p, r = res["risk_score"].to_numpy(dtype="float64"), res["_raw_score"].to_numpy(dtype="float64")
+    ranked = sc[rank_order(p[sc], r[sc], ids, sc)]
+    rank = np.zeros(len(res), dtype=np.int64)
+    rank[ranked] = np.arange(1, len(sc) + 1)
+    res["priority_rank"] = pd.arrays.IntegerArray(rank, ~scored)
+    units = res[quota_by].to_numpy(dtype=object)[ranked] if quota_by else None
+    inb = np.zeros(len(res), dtype=bool)
+    inb[ranked] = in_budget_ranked(units, len(sc), budget)
+    res["in_budget"] = pd.array(inb, dtype="boolean")
+    tier = np.full(len(res), None, dtype=object)
+    tier[sc] = np.asarray(TIERS, dtype=object)[assign_tiers(p[sc], inb[sc], budget, cut)]
+    res["risk_tier"] = pd.Series(tier, index=res.index, dtype="str")

@@ -7,6 +7,6 @@ and LightGBM text checked against its manifest: nothing is unpickled.
 
 import mlflow
 
-from fanpin_risk.tracking import FanpinPyfunc
+from fanpin_risk.tracking._pyfunc import FanpinPyfunc
 
 mlflow.models.set_model(FanpinPyfunc())

@@ -26,19 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fanpin_risk.contract import field_names
+
 EXPERIMENT = "fanpin_risk"
-
-
-def data_fingerprint(df: pd.DataFrame) -> dict:
-    """Counts, years and a sha256 of the canonical data (order-independent); no rows, no ids."""
-    d = df.sort_values(["household_id", "year"], kind="mergesort")
-    cols = sorted(d.columns)
-    h = hashlib.sha256()
-    h.update(json.dumps(cols, ensure_ascii=False).encode())
-    h.update(pd.util.hash_pandas_object(d[cols], index=False).to_numpy().tobytes())
-    yrs = sorted({int(v) for v in d["year"].astype(int)})
-    return {"rows": int(len(d)), "households": int(d["household_id"].nunique()), "years": yrs,
-            "first_year": yrs[0] if yrs else None, "last_year": yrs[-1] if yrs else None, "sha256": h.hexdigest()}
 
 
 def find_store(start: str | os.PathLike | None = None, *, create: bool = True) -> Path:
@@ -146,29 +136,6 @@ def _finite(x) -> bool:
         return False
 
 
-# --------------------------------------------------------------------------- pyfunc
-try:
-    import mlflow.pyfunc as _pf
-
-    _Base = _pf.PythonModel
-except Exception:  # pragma: no cover - mlflow is a dependency
-    _Base = object
-
-
-class FanpinPyfunc(_Base):
-    """MLflow pyfunc: raw household-year rows in (feature step included), probabilities out."""
-
-    def load_context(self, context):
-        from .models import load_model
-
-        self.model = load_model(context.artifacts["model_dir"])
-
-    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        df = pd.DataFrame(model_input)
-        p = self.model.predict_proba(df)
-        return pd.DataFrame({"probability": p.to_numpy(dtype=float)})
-
-
 def example_rows() -> pd.DataFrame:
     """Two synthetic household-year rows (one invented household) in the contract's fields."""
     base = {
@@ -191,8 +158,6 @@ def example_rows() -> pd.DataFrame:
         rows.append(r)
     rows[1]["newly_identified"] = False
     rows[1]["shock_illness"] = True
-    from .contract import field_names
-
     return pd.DataFrame(rows)[field_names()]
 
 
@@ -213,7 +178,7 @@ def log_model(mlflow, model, name: str = "model") -> None:
         d = model.save(Path(tmp) / "model_dir")
         ex = example_rows()
         # models-from-code: the model is logged as a code file, never as a pickle
-        entry = str(Path(__file__).with_name("pyfunc_entry.py"))
+        entry = str(Path(__file__).with_name("_pyfunc_entry.py"))
         mlflow.pyfunc.log_model(name=name, python_model=entry, artifacts={"model_dir": str(d)},
                                 signature=_signature(ex), input_example=ex)
 

@@ -11,7 +11,7 @@ import pytest
 from fanpin_risk import contract
 from fanpin_risk.errors import ContractError, MissingLineError
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "contract"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "contract"
 
 
 def _shared_rows(name: str) -> list[dict]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from fanpin_risk import privacy
-from fanpin_risk.read import read_panel
+from fanpin_risk import contract as privacy
+from fanpin_risk.io import read_panel
 
 
 def _hh(ids, years=None, **extra) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanpin_risk.validate import RULES, ValidationReport, build_schema, validate
+from fanpin_risk.contract import RULES, ValidationReport, build_schema, validate
 
 R = 3  # the row each case edits
 

@@ -1,8 +1,9 @@
 import pytest
 
 from _panel_fixture import make_panel
-from fanpin_risk.backtest import backtest, training_mask
-from fanpin_risk.labels import make_labels
+from fanpin_risk.api import backtest
+from fanpin_risk.evaluation import training_mask
+from fanpin_risk.panel import make_labels
 
 
 @pytest.fixture(scope="module")

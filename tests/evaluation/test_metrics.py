@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from fanpin_risk import metrics as M
+from fanpin_risk import evaluation as M
 
 
 def _data(n=300, seed=0):

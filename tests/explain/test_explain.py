@@ -9,7 +9,7 @@ import pytest
 import importlib
 
 ex = importlib.import_module("fanpin_risk.explain")
-from test_score import YEARS, panel, trained
+from _scoring_fixture import YEARS, panel, trained
 
 
 @pytest.mark.parametrize("kind", ["lightgbm", "scorecard", "rule"])
@@ -28,7 +28,7 @@ def test_lightgbm_contrib_equals_shap_tree_path_dependent():
     m = trained("lightgbm")
     X = m.transform(panel()).iloc[:200]
     _, contrib = ex.contributions(m, None, X)
-    sv = shap.TreeExplainer(ex.find_booster(m), feature_perturbation="tree_path_dependent").shap_values(X.to_numpy())
+    sv = shap.TreeExplainer(m.booster, feature_perturbation="tree_path_dependent").shap_values(X.to_numpy())
     sv = sv[1] if isinstance(sv, list) else sv
     assert np.allclose(sv, contrib.to_numpy(), atol=1e-6)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ex = importlib.import_module("fanpin_risk.explain")
+ex = importlib.import_module("fanpin_risk.explain._explain")  # the stage's own private helpers
 from fanpin_risk.explain import (  # noqa: E402
     GUARANTEE_TYPES,
     GUARANTEES,
@@ -190,10 +190,10 @@ def _format_values(fmt: str, rng: np.random.Generator, n: int = 4000) -> np.ndar
 def real_inputs():
     """Contributions and features of the packaged model on a simulated panel."""
     import fanpin_risk
-    from fanpin_risk.score import _load_model
+    from fanpin_risk.models import resolve_model
 
     df = fanpin_risk.simulate(3000, seed=5)
-    model = _load_model(None)
+    model = resolve_model(None)
     # the latest year, as score() explains it (pred_contrib on all years would take seconds)
     X = model.transform(df).loc[df.index[df["year"] == df["year"].max()]]
     base, contrib = ex.contributions(model, None, X)

@@ -15,8 +15,9 @@ import pytest
 
 from _panel_fixture import make_panel
 from fanpin_risk.errors import ModelError
-from fanpin_risk.models import load_model, train
-from fanpin_risk.score import score
+from fanpin_risk.api import train
+from fanpin_risk.models import load_model
+from fanpin_risk.scoring import score
 
 
 @pytest.fixture(scope="module")

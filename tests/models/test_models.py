@@ -7,7 +7,8 @@ import pytest
 from _panel_fixture import make_panel
 from fanpin_risk import contract
 from fanpin_risk.errors import ModelError
-from fanpin_risk.models import load_model, train
+from fanpin_risk.api import train
+from fanpin_risk.models import load_model
 
 FAST = {"n_estimators": 40, "early_stopping": 10}
 
@@ -81,7 +82,7 @@ def test_missing_feature_column_refused(lgb_model, panel):
 
 
 def test_lightgbm_beats_baselines_on_fixture():
-    from fanpin_risk.backtest import backtest
+    from fanpin_risk.api import backtest
 
     p = make_panel(3000, years=range(2020, 2025), seed=0)
     r = backtest(p, n_boot=0, log_to_mlflow=False, progress=False, figures=False,
@@ -107,5 +108,5 @@ def test_lightgbm_is_monotone_in_income_and_guarantees():
         assert np.all(sign * (moved - base) >= -1e-9), feat
     # switched off, the constraint is gone from the saved parameters
     free = train(p, "lightgbm", params={**FAST, "monotone": {}}, log_to_mlflow=False)
-    assert "monotone_constraints" in m._impl.state["params"]
-    assert "monotone_constraints" not in free._impl.state["params"]
+    assert "monotone_constraints" in m.params
+    assert "monotone_constraints" not in free.params

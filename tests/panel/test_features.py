@@ -4,7 +4,7 @@ import pytest
 
 from _panel_fixture import make_panel
 from fanpin_risk.errors import ModelError
-from fanpin_risk.features import PanelFeatures
+from fanpin_risk.panel import PanelFeatures
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +70,9 @@ def test_rows_blocks_and_row_order_agree(panel):
     pd.testing.assert_frame_equal(pf.transform(shuffled).loc[full.index], full)
     rows = shuffled.index[shuffled["year"].isin([2021, 2024])]
     pd.testing.assert_frame_equal(pf.transform(shuffled, rows=rows), full.loc[rows])
-    plan = pf._plan(shuffled)
+    plan = pf.plan(shuffled)
     pos = shuffled.index.get_indexer(rows)
-    blocks = [pf._matrix(shuffled, pos[i:i + 7], plan, order="C") for i in range(0, len(pos), 7)]
+    blocks = [pf.matrix(shuffled, pos[i:i + 7], plan, order="C") for i in range(0, len(pos), 7)]
     assert all(b.flags.c_contiguous for b in blocks)
     np.testing.assert_array_equal(np.vstack(blocks), full.loc[rows].to_numpy())
     # the lags really look back: a household's second record sees its first

@@ -5,7 +5,7 @@ import pytest
 from _panel_fixture import make_panel
 from fanpin_risk import contract
 from fanpin_risk.errors import ContractError
-from fanpin_risk.labels import _as_panel, make_labels
+from fanpin_risk.panel import as_panel, make_labels
 
 
 @pytest.fixture(scope="module")
@@ -64,4 +64,4 @@ def test_chinese_headers_accepted(panel):
     a = make_labels(panel)["label"]
     b = make_labels(zh)["label"]
     assert a.fillna(False).equals(b.fillna(False)) and a.isna().equals(b.isna())
-    assert _as_panel(zh)["housing_safe"].dtype == "boolean"
+    assert as_panel(zh)["housing_safe"].dtype == "boolean"

@@ -6,9 +6,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from fanpin_risk.cohort import cohort_backtest, eliminated_cohort, score_followup
-from fanpin_risk.labels import make_labels
-from fanpin_risk.models import train
+from fanpin_risk.api import cohort_backtest
+from fanpin_risk.panel import eliminated_cohort
+from fanpin_risk.planning import score_followup
+from fanpin_risk.panel import make_labels
+from fanpin_risk.api import train
 from fanpin_risk.simulate import simulate
 
 

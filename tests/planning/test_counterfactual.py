@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from fanpin_risk.counterfactual import apply_effects, evaluate_condition, feasible_help, load_help_measures
+from fanpin_risk.planning import apply_effects, evaluate_condition, feasible_help, load_help_measures
 from fanpin_risk.errors import ContractError
-from fanpin_risk.models import train
+from fanpin_risk.api import train
 from fanpin_risk.simulate import simulate
 
 

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fanpin_risk.errors import ContractError
-from fanpin_risk.models import train
-from fanpin_risk.scenario import apply_shock, expected_relapses, load_shock, scenario
+from fanpin_risk.api import train
+from fanpin_risk.planning import apply_shock, expected_relapses, load_shock, scenario
 from fanpin_risk.simulate import simulate
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from fanpin_risk.report import write_html_report, write_workbook
-from fanpin_risk.score import SCORE_COLUMNS, SCORE_COLUMNS_ZH, score
-from test_score import panel, trained
+from fanpin_risk.reporting import write_html_report, write_workbook
+from fanpin_risk.scoring import SCORE_COLUMNS, SCORE_COLUMNS_ZH, score
+from _scoring_fixture import panel, trained
 
 
 def test_cjk_font_found():
-    from fanpin_risk.plotting import cjk_font_available, setup_cjk_fonts
+    from fanpin_risk.reporting import cjk_font_available, setup_cjk_fonts
 
     if not Path("/usr/share/fonts/opentype/noto").exists() and not cjk_font_available():
         pytest.skip("fonts-noto-cjk is not installed: Chinese labels cannot render (apt-get install fonts-noto-cjk)")

@@ -12,7 +12,7 @@ dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
 import fanpin_risk
-from fanpin_risk.distributed import is_dask, score_dask
+from fanpin_risk.scale import is_dask, score_dask
 from fanpin_risk.errors import ContractError, ModelError
 from fanpin_risk.simulate import simulate
 
@@ -37,7 +37,7 @@ def panel():
 
 
 def _assert_same(a: pd.DataFrame, b: pd.DataFrame):
-    from fanpin_risk.score import to_headers
+    from fanpin_risk.scoring import to_headers
 
     assert list(a.columns) == list(b.columns)
     a, b = to_headers(a, "en"), to_headers(b, "en")
@@ -75,7 +75,7 @@ def test_score_dask_bad_year_is_clear(client, panel):
 
 
 def test_train_dask_close_to_in_memory(client, panel):
-    from fanpin_risk import metrics as M
+    from fanpin_risk import evaluation as M
 
     train_part = panel[panel["year"] <= 2023]
     params = {"n_estimators": 40}
@@ -84,7 +84,7 @@ def test_train_dask_close_to_in_memory(client, panel):
     mm = fanpin_risk.train(train_part, params={**params, "early_stopping": 40}, log_to_mlflow=False)
     assert dm.metadata["backend"] == "dask" and dm.feature_names_ == mm.feature_names_
     # out of time: features of 2023 rows, label from 2024
-    from fanpin_risk.labels import make_labels
+    from fanpin_risk.panel import make_labels
 
     lab = make_labels(panel)["label"]
     rows = panel.index[(panel["year"] == 2023) & lab.notna()]
@@ -102,7 +102,11 @@ def test_train_dask_close_to_in_memory(client, panel):
     np.testing.assert_allclose(again.predict_proba(panel).loc[rows].to_numpy(), pd_, atol=1e-12)
     # the tree count was chosen on the held-out year, within the cap
     assert 1 <= dm.metadata["estimator"]["best_iteration"] <= 40
-    assert dm._impl.booster.num_trees() == dm.metadata["estimator"]["best_iteration"]
+    assert dm.n_trees == dm.metadata["estimator"]["best_iteration"]
+    # one parameter builder: the Dask model has the in-memory model's monotone constraints
+    mono = dm.params["monotone_constraints"]
+    assert mono == mm.params["monotone_constraints"] and any(v == -1 for v in mono) and any(v == 1 for v in mono)
+    assert mono[dm.feature_names_.index("ratio_to_line")] == -1
 
 
 def test_train_dask_rejects_other_models(client, panel):
@@ -120,7 +124,7 @@ def _lgb_data(seed=0, n=3000):
 def test_leaf_values_sum_to_the_raw_score():
     import lightgbm as lgb
 
-    from fanpin_risk.distributed import leaf_values
+    from fanpin_risk.scale import leaf_values
 
     X, y = _lgb_data()
     b = lgb.train({"objective": "binary", "num_leaves": 7, "verbose": -1}, lgb.Dataset(X, y), num_boost_round=25)
@@ -133,7 +137,7 @@ def test_tree_count_chosen_as_lightgbm_early_stopping_would():
     """The loss path from leaf outputs and the stopping rule reproduce lightgbm.early_stopping."""
     import lightgbm as lgb
 
-    from fanpin_risk.distributed import _loss_path_partition, early_stop, leaf_values
+    from fanpin_risk.scale import loss_path_partition, early_stop, leaf_values
 
     X, y = _lgb_data(1)
     Xv, yv = _lgb_data(2, 2000)
@@ -147,7 +151,7 @@ def test_tree_count_chosen_as_lightgbm_early_stopping_would():
     full = lgb.train(prm, lgb.Dataset(X, y), num_boost_round=200)
     names = [f"f{i}" for i in range(6)]
     pdf = pd.DataFrame(Xv, columns=names).assign(__y=yv)
-    path = _loss_path_partition(pdf, full, names, leaf_values(full), rows=700)
+    path = loss_path_partition(pdf, full, names, leaf_values(full), rows=700)
     loss = path[[f"t{k}" for k in range(200)]].to_numpy()[0] / path["n"].iloc[0]
     seen = rec["v"]["binary_logloss"]
     np.testing.assert_allclose(loss[:len(seen)], seen, rtol=1e-6)

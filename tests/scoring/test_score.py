@@ -8,34 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanpin_risk.score import SCORE_COLUMNS, SCORE_COLUMNS_ZH, score
+from fanpin_risk.scoring import SCORE_COLUMNS, SCORE_COLUMNS_ZH, score
 
-YEARS = list(range(2020, 2026))
-
-
-@functools.lru_cache(maxsize=None)
-def sim_panel(n: int = 1500) -> pd.DataFrame:
-    """Simulated panel (the real simulator; the modelling fixture until it exists)."""
-    try:
-        from fanpin_risk.simulate import simulate
-    except ImportError:  # pragma: no cover - simulate.py not written yet
-        from _panel_fixture import make_panel
-
-        return make_panel(n, YEARS)
-    return simulate(n_households=n, years=YEARS, seed=3, province="全国")
-
-
-@functools.lru_cache(maxsize=None)
-def trained(kind: str = "lightgbm"):
-    from fanpin_risk.models import train
-
-    p = sim_panel()
-    params = {"n_estimators": 60} if kind == "lightgbm" else None
-    return train(p[p["year"] < YEARS[-1]], kind, params=params, log_to_mlflow=False, seed=0)
-
-
-def panel() -> pd.DataFrame:
-    return sim_panel().copy()
+from _scoring_fixture import YEARS, panel, sim_panel, trained
 
 
 @pytest.fixture(scope="module")
@@ -193,15 +168,10 @@ def test_score_leaves_the_callers_frame_unchanged():
 
 def test_blocks_and_row_order_do_not_change_the_result(monkeypatch):
     """Scoring in small feature blocks, or from shuffled rows, gives the same table."""
-    import importlib
-
-    score_mod = importlib.import_module("fanpin_risk.score")  # the package attribute is the function
-
     df = sim_panel()
     model = trained()
     ref = score(df, model, budget=0.1, reasons="all", quota_by="township_code")
-    monkeypatch.setattr(score_mod, "_BLOCK_ROWS", 97)
-    small = score(df, model, budget=0.1, reasons="all", quota_by="township_code")
+    small = score(df, model, budget=0.1, reasons="all", quota_by="township_code", block_rows=97)
     pd.testing.assert_frame_equal(small, ref)
     shuffled = score(df.sample(frac=1, random_state=4), model, budget=0.1, reasons="all", quota_by="township_code")
     pd.testing.assert_frame_equal(shuffled, ref)

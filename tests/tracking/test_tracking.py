@@ -14,7 +14,7 @@ def tmp_mlflow(tmp_path, monkeypatch):
 def test_train_logs_run_and_pyfunc(tmp_mlflow):
     import mlflow
 
-    from fanpin_risk.models import train
+    from fanpin_risk.api import train
 
     p = make_panel(200, years=range(2020, 2023), seed=6)
     m = train(p, "lightgbm", params={"n_estimators": 20, "early_stopping": 5})
@@ -38,7 +38,7 @@ def test_train_logs_run_and_pyfunc(tmp_mlflow):
 def test_backtest_logs_per_year_metrics(tmp_mlflow):
     import mlflow
 
-    from fanpin_risk.backtest import backtest
+    from fanpin_risk.api import backtest
 
     p = make_panel(200, years=range(2020, 2024), seed=7)
     r = backtest(p, models=("rule", "scorecard"), n_boot=0, progress=False)
@@ -51,7 +51,7 @@ def test_backtest_logs_per_year_metrics(tmp_mlflow):
 
 
 def test_fingerprint_order_independent():
-    from fanpin_risk.tracking import data_fingerprint
+    from fanpin_risk.panel import data_fingerprint
 
     p = make_panel(50, years=range(2020, 2022))
     assert data_fingerprint(p) == data_fingerprint(p.sample(frac=1, random_state=1))

@@ -32,7 +32,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """A tmp project folder whose mlruns/ holds a rule + scorecard backtest (no bootstrap)."""
-    from fanpin_risk.backtest import backtest
+    from fanpin_risk.api import backtest
     from fanpin_risk.simulate import simulate
 
     root = tmp_path_factory.mktemp("uiproj")
@@ -139,7 +139,7 @@ def test_ctrl_c_stops_server_cleanly(server):
 
 
 def test_port_in_use_is_a_clear_error(tmp_path):
-    from fanpin_risk.cli_ui import UIError, start_server
+    from fanpin_risk.tracking import UIError, start_server
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -149,7 +149,7 @@ def test_port_in_use_is_a_clear_error(tmp_path):
 
 
 def test_remote_tracking_uri_is_a_clear_error(monkeypatch):
-    from fanpin_risk.cli_ui import UIError, resolve_store
+    from fanpin_risk.tracking import UIError, resolve_store
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
     with pytest.raises(UIError, match="--store"):
@@ -159,13 +159,13 @@ def test_remote_tracking_uri_is_a_clear_error(monkeypatch):
 def test_model_card_links_runs(store):
     import mlflow
 
-    from fanpin_risk.default_model import _run_links
+    from fanpin_risk.cli._default_model import run_links
 
     root, res = store
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlruns' / 'mlflow.db'}")
     rid = res.run_ids["scorecard"]
     exp = mlflow.get_run(rid).info.experiment_id
-    text = _run_links(rid, res.run_ids)
+    text = run_links(rid, res.run_ids)
     assert f"[{rid}](http://127.0.0.1:5000/#/experiments/{exp}/runs/{rid})" in text
     assert f"[rule](http://127.0.0.1:5000/#/experiments/{exp}/runs/{res.run_ids['rule']})" in text
     assert "fanpin-risk ui" in text

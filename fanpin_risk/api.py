@@ -1,0 +1,157 @@
+"""The user-facing entry points: the core stages plus Dask dispatch and MLflow logging.
+
+Like triage's ``experiments/``, this module only orchestrates: the core
+:func:`fanpin_risk.models.train`, :func:`fanpin_risk.evaluation.backtest` and
+:func:`fanpin_risk.scoring.score` know nothing of Dask or MLflow; the functions
+here add ``client=`` (a Dask DataFrame goes to :mod:`fanpin_risk.scale`) and
+run logging (:mod:`fanpin_risk.tracking`). ``fanpin_risk.train``,
+``fanpin_risk.backtest``, ``fanpin_risk.cohort_backtest`` and
+``fanpin_risk.score`` are these functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from fanpin_risk import evaluation, models, planning, scoring
+from fanpin_risk.errors import ContractError
+from fanpin_risk.evaluation import BacktestResult
+from fanpin_risk.models import RiskModel
+from fanpin_risk.panel import as_panel, data_fingerprint
+from fanpin_risk.scale import is_dask, score_dask, train_dask
+from fanpin_risk.tracking import log_backtest_run, log_train_run
+
+__all__ = ["train", "backtest", "cohort_backtest", "score"]
+
+
+def train(panel, model: str = "lightgbm", label: str = "relapse", *, seed: int = 0, params: dict | None = None,
+          log_to_mlflow: bool = True, run_name: str | None = None, client=None, **kwargs) -> RiskModel:
+    """Fit a risk model (:func:`fanpin_risk.models.train`), on Dask when given a Dask DataFrame, and log the run.
+
+    Parameters
+    ----------
+    panel : DataFrame, path or dask DataFrame
+        Household-year records, English or Chinese headers.
+    model, label, seed, params, **kwargs
+        As :func:`fanpin_risk.models.train` (``horizon``, ``label_parts``,
+        ``label_rule``, ``lines``, ``feature_params``).
+    log_to_mlflow : bool, default True
+        Log a run (params, data fingerprint, model) to the project's MLflow store.
+    run_name : str, optional
+        MLflow run name (default ``train · <model> · <time>``).
+    client : distributed.Client, optional
+        With a Dask DataFrame ``panel``: the cluster (see
+        :func:`fanpin_risk.scale.train_dask` for how that model differs).
+
+    Returns
+    -------
+    RiskModel
+
+    Examples
+    --------
+    >>> import fanpin_risk as fr
+    >>> m = fr.train(fr.simulate(n_households=300, seed=1), model="rule", log_to_mlflow=False)
+    >>> m.kind
+    'rule'
+    """
+    if is_dask(panel):  # features per partition, trees with lightgbm.DaskLGBMClassifier
+        keep = {k: v for k, v in kwargs.items() if k in ("horizon", "lines", "feature_params")}
+        rm = train_dask(panel, model, label, client=client, seed=seed, params=params, **keep)
+    else:
+        rm = models.train(panel, model, label, seed=seed, params=params, **kwargs)
+    if log_to_mlflow:
+        rm.mlflow_run_id = log_train_run(rm, run_name=run_name)
+    return rm
+
+
+def _log_backtest(res: BacktestResult, df: pd.DataFrame, params: dict | None) -> None:
+    fp = data_fingerprint(df)
+    params = params or {}
+    for m in res.settings["models"]:
+        res.run_ids[m] = log_backtest_run(
+            res, model_name=m,
+            params={"model": m, "label": res.label_definition, "data": fp, "settings": {
+                k: v for k, v in res.settings.items() if k != "models"}, "params": params.get(m, {})})
+
+
+def backtest(panel, models=("rule", "scorecard", "lightgbm"), *args, log_to_mlflow: bool = True,
+             lines=None, params: dict | None = None, **kwargs) -> BacktestResult:
+    """Rolling-origin backtest (:func:`fanpin_risk.evaluation.backtest`), one MLflow run per model.
+
+    Parameters
+    ----------
+    panel : DataFrame or path
+    models : sequence of {"rule", "scorecard", "lightgbm"}
+    log_to_mlflow : bool, default True
+        One MLflow run per model, tagged with model, kind and label.
+    lines, params, *args, **kwargs
+        As :func:`fanpin_risk.evaluation.backtest`.
+
+    Returns
+    -------
+    BacktestResult
+
+    Examples
+    --------
+    >>> import fanpin_risk as fr
+    >>> res = fr.backtest(fr.simulate(n_households=300, seed=1), models=("rule",), n_boot=0,
+    ...                   log_to_mlflow=False, progress=False, figures=False)
+    >>> sorted(res.pooled["model"])
+    ['rule']
+    """
+    df = as_panel(panel, lines=lines)  # read once; the core takes the canonical frame as it is
+    res = evaluation.backtest(df, models, *args, lines=lines, params=params, **kwargs)
+    if log_to_mlflow:
+        _log_backtest(res, df, params)
+    return res
+
+
+def cohort_backtest(panel, models=("rule", "scorecard", "lightgbm"), *, log_to_mlflow: bool = True,
+                    lines=None, params: dict | None = None, **kwargs) -> BacktestResult:
+    """Backtest on the eliminated cohort (:func:`fanpin_risk.planning.cohort_backtest`), logged to MLflow.
+
+    Examples
+    --------
+    >>> import fanpin_risk as fr
+    >>> res = fr.cohort_backtest(fr.simulate(n_households=400, seed=2), models=("rule",), n_boot=0,
+    ...                          log_to_mlflow=False, progress=False, figures=False)
+    >>> res.settings["cohort"]
+    'eliminated'
+    """
+    df = as_panel(panel, lines=lines)
+    res = planning.cohort_backtest(df, models, lines=lines, params=params, **kwargs)
+    if log_to_mlflow:
+        _log_backtest(res, df, params)
+    return res
+
+
+def score(records: Any, model: Any = None, *, client: Any = None, **kwargs) -> pd.DataFrame:
+    """Ranked list of the latest year (:func:`fanpin_risk.scoring.score`); a Dask DataFrame is scored by partition.
+
+    Parameters
+    ----------
+    records : DataFrame, path or dask DataFrame
+    model : RiskModel, path or None
+        None loads the packaged default model.
+    client : distributed.Client, optional
+        With a Dask DataFrame of records: the cluster to score on (default the
+        current client); same result as in memory (``docs/scale.md``).
+    **kwargs
+        As :func:`fanpin_risk.scoring.score` (``year``, ``budget``, ``quota_by``,
+        ``reasons``, ``lines``, ``headers``, ``measures``, ``tier_cutoffs``,
+        ``attribute_shocks``).
+
+    Examples
+    --------
+    >>> import fanpin_risk as fr
+    >>> ranked = fr.score(fr.simulate(n_households=200, seed=1), budget=0.1)
+    >>> int(ranked["in_budget"].sum())
+    20
+    """
+    if is_dask(records):  # past one machine: see fanpin_risk.scale
+        return score_dask(records, model, client=client, **kwargs)
+    if client is not None:
+        raise ContractError("client= is for a Dask DataFrame of records; pass a pandas frame without client=")
+    return scoring.score(records, model, **kwargs)

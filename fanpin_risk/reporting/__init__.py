@@ -1,0 +1,29 @@
+"""What county and village staff read: the visit-list workbook and the self-contained HTML report."""
+
+from ._plotting import (
+    CJK_FONTS,
+    find_cjk_font,
+    cjk_font_available,
+    setup_cjk_fonts,
+    fig_to_base64,
+)
+from ._report import (
+    LIST_SHEET,
+    SUMMARY_SHEET,
+    summary_tables,
+    write_workbook,
+    write_html_report,
+)
+
+__all__ = [
+    "CJK_FONTS",
+    "find_cjk_font",
+    "cjk_font_available",
+    "setup_cjk_fonts",
+    "fig_to_base64",
+    "LIST_SHEET",
+    "SUMMARY_SHEET",
+    "summary_tables",
+    "write_workbook",
+    "write_html_report",
+]
