@@ -66,11 +66,10 @@ def _derive_income(hh: pd.DataFrame, ctx: _Ctx) -> None:
     comps = ["income_wage", "income_business", "income_transfer", "household_size"]
     if not all(c in hh.columns for c in comps):
         return
-    num = (hh["income_wage"].astype("float64") + hh["income_business"].astype("float64")
-           + hh["income_transfer"].astype("float64"))
-    for c, sign in (("expense_business", -1.0), ("income_property", 1.0)):
-        if c in hh.columns:
-            num = num + sign * hh[c].astype("float64").fillna(0.0)
+    def part(c: str) -> pd.Series:
+        return hh[c].astype("float64") if c in hh.columns else pd.Series(np.nan, index=hh.index, dtype="float64")
+
+    num = contract.net_income_total(part)  # the one formula (optional parts missing count as 0)
     size = pd.to_numeric(hh["household_size"], errors="coerce").astype("float64")
     per_capita = num / size.where(size > 0)
     if "net_income_per_capita" not in hh.columns:
