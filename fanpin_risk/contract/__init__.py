@@ -57,6 +57,7 @@ from ._validate import (
 )
 
 __all__ = [
+    "id_or_phone",
     "INCOME_TERMS",
     "net_income_total",
     "PII_HEADERS",
