@@ -37,7 +37,7 @@ def cjk_font_available() -> bool:
 
 
 def setup_cjk_fonts(*, warn: bool = True) -> str | None:
-    """Configure matplotlib for Chinese labels.
+    """Configure matplotlib for Chinese labels, globally (for your own plots; the library never calls it).
 
     Sets ``rcParams["font.sans-serif"]`` to :data:`CJK_FONTS` (then matplotlib's
     previous list), ``font.family`` to sans-serif and ``axes.unicode_minus`` to False.
@@ -55,11 +55,7 @@ def setup_cjk_fonts(*, warn: bool = True) -> str | None:
     import matplotlib
 
     found = find_cjk_font()
-    rc = matplotlib.rcParams
-    rest = [f for f in rc["font.sans-serif"] if f not in CJK_FONTS]
-    rc["font.sans-serif"] = CJK_FONTS + rest
-    rc["font.family"] = "sans-serif"
-    rc["axes.unicode_minus"] = False
+    matplotlib.rcParams.update(cjk_rc())  # the user asked for it: this function exists to change rcParams
     if found is None and warn:
         import warnings
 
@@ -71,5 +67,19 @@ def setup_cjk_fonts(*, warn: bool = True) -> str | None:
 
 
 def cjk_rc() -> dict:
-    """rc settings that put :data:`CJK_FONTS` first and turn off the Unicode minus sign (which CJK fonts lack)."""
-    return {"font.sans-serif": list(CJK_FONTS), "axes.unicode_minus": False}
+    """rc settings for ``matplotlib.rc_context``: :data:`CJK_FONTS` first, sans-serif, no Unicode minus (CJK fonts lack it).
+
+    The library draws inside ``rc_context(cjk_rc())`` and never changes the
+    caller's rcParams; :func:`setup_cjk_fonts` is for users who want the same
+    settings globally.
+
+    Examples
+    --------
+    >>> rc = cjk_rc()
+    >>> rc["font.sans-serif"][0], rc["axes.unicode_minus"]
+    ('Noto Sans CJK SC', False)
+    """
+    import matplotlib
+
+    rest = [f for f in matplotlib.rcParams["font.sans-serif"] if f not in CJK_FONTS]
+    return {"font.sans-serif": CJK_FONTS + rest, "font.family": "sans-serif", "axes.unicode_minus": False}

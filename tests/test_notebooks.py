@@ -8,6 +8,7 @@ working directory, so nothing is written to the project's mlruns/.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import pytest
 NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
 CI_HOUSEHOLDS = "600"
+#: Source patterns of a cell that draws (pandas/matplotlib/shap plotting calls).
+DRAWS = re.compile(r"plt\.subplots|\.plot\(|\.plot\.|shap\.plots|\.scatter\(|plt\.show")
 
 
 def test_notebooks_exist():
@@ -74,6 +77,11 @@ def test_notebook_runs(path, tmp_path):
         pytest.fail(f"{path.name} failed:\n{exc}", pytrace=False)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+    # a cell that draws must show its picture in the executed notebook: a library that
+    # switches the kernel off the inline backend leaves such cells empty
+    blank = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and DRAWS.search(c.source)
+             and not any("image/png" in o.get("data", {}) for o in c.outputs)]
+    assert not blank, f"{path.name}: cells {blank} draw but show no image"
     assert had_stray or not stray.exists(), "a notebook created notebooks/mlruns instead of using the tracking URI"
     assert not (tmp_path / "mlruns").exists(), "MLflow artifacts went to the working directory, not next to the store"
     print(f"{path.name}: {secs:.1f} s")

@@ -30,7 +30,6 @@ from fanpin_risk.errors import ModelError
 from fanpin_risk.models import MODEL_KINDS, fit_on_features
 from fanpin_risk.panel import PanelFeatures, as_panel, make_labels
 
-_FONT = cjk_rc()
 
 
 @dataclass
@@ -103,13 +102,14 @@ def training_mask(years: np.ndarray, labelled: np.ndarray, test_year: int, horiz
 
 
 def _plot_splits(splits: pd.DataFrame, all_years):
+    # a Figure outside pyplot: nothing is registered or shown behind the caller's back,
+    # and a notebook displays it where the user asks for it
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    with plt.rc_context(_FONT):
-        fig, ax = plt.subplots(figsize=(7, 0.6 * len(splits) + 1.2))
+    with matplotlib.rc_context(cjk_rc()):
+        fig = Figure(figsize=(7, 0.6 * len(splits) + 1.2))
+        ax = fig.subplots()
         for i, r in enumerate(splits.itertuples()):
             for y in all_years:
                 if y in r.train_years:
@@ -127,10 +127,12 @@ def _plot_splits(splits: pd.DataFrame, all_years):
 
 
 def _plot_calibration(cal: pd.DataFrame):
-    import matplotlib.pyplot as plt
+    import matplotlib
+    from matplotlib.figure import Figure
 
-    with plt.rc_context(_FONT):
-        fig, ax = plt.subplots(figsize=(5, 5))
+    with matplotlib.rc_context(cjk_rc()):
+        fig = Figure(figsize=(5, 5))
+        ax = fig.subplots()
         ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--")
         for m, sub in cal[cal["year"] == 0].groupby("model"):
             ax.plot(sub["mean_pred"], sub["frac_pos"], marker="o", label=m)

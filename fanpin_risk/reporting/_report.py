@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import html
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from fanpin_risk.models import resolve_model
 from fanpin_risk.panel import as_panel
 from fanpin_risk.scoring import SCORE_COLUMNS, SCORE_COLUMNS_ZH, score, to_headers
 
-from ._plotting import fig_to_base64, setup_cjk_fonts
+from fanpin_risk._fonts import cjk_rc, find_cjk_font
+
+from ._plotting import fig_to_base64
 
 LIST_SHEET = "名单"
 SUMMARY_SHEET = "汇总"
@@ -102,9 +105,6 @@ def write_workbook(scored: pd.DataFrame, path: str | Path) -> Path:
 
 # --------------------------------------------------------------------------- HTML
 def _plots_from_scored(s: pd.DataFrame) -> list[tuple[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     out = []
@@ -170,6 +170,21 @@ def _plots_from_explanation(exp, ranks: pd.Series, n_waterfall: int) -> list[tup
     return out
 
 
+def _draw(s: pd.DataFrame, exp, n_waterfall: int) -> list[tuple[str, str]]:
+    """The report's plots, drawn with CJK fonts inside an rc context: the caller's rcParams stay as they were."""
+    import matplotlib
+
+    if find_cjk_font() is None:
+        warnings.warn("no CJK font found (install fonts-noto-cjk or fonts-wqy-zenhei); "
+                      "the report's Chinese labels will not render", stacklevel=3)
+    with matplotlib.rc_context(cjk_rc()):
+        plots = _plots_from_scored(s)
+        if exp is not None:
+            ranks = s.set_index("household_id")["priority_rank"].dropna()
+            plots += _plots_from_explanation(exp, ranks, n_waterfall)
+    return plots
+
+
 def write_html_report(records_or_scored: Any, path: str | Path, model: Any = None, *, year: int | None = None,
                       budget: int | float | None = None, quota_by: str | None = None, top_k: int = 30,
                       n_waterfall: int = 5, lines=None, title: str = "返贫致贫风险监测报告") -> Path:
@@ -192,7 +207,6 @@ def write_html_report(records_or_scored: Any, path: str | Path, model: Any = Non
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    setup_cjk_fonts()
     is_scored = isinstance(records_or_scored, pd.DataFrame) and (
         "risk_score" in records_or_scored.columns or SCORE_COLUMNS_ZH["risk_score"] in records_or_scored.columns)
     exp = None
@@ -205,10 +219,7 @@ def write_html_report(records_or_scored: Any, path: str | Path, model: Any = Non
         s = score(panel, model, year=year, budget=budget, quota_by=quota_by, reasons="all", lines=lines)
         attrs = dict(s.attrs)
         exp = explain(panel, model, year=year, lines=lines)
-    plots = _plots_from_scored(s)
-    if exp is not None:
-        ranks = s.set_index("household_id")["priority_rank"].dropna()
-        plots += _plots_from_explanation(exp, ranks, n_waterfall)
+    plots = _draw(s, exp, n_waterfall)
 
     zh = to_headers(s, "zh")
     top = zh[zh["评分状态"] == "已评分"].head(top_k).copy()

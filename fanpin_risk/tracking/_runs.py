@@ -16,8 +16,9 @@ data) — never rows or ids.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
+import logging
 import os
 import tempfile
 import time
@@ -101,12 +102,7 @@ def _setup():
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # a batch job's log should show our progress, not MLflow's store migrations and download bars
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import logging
-
     import mlflow
-
-    for name in ("mlflow", "alembic"):  # raise them again with logging.getLogger("mlflow").setLevel(...)
-        logging.getLogger(name).setLevel(logging.WARNING)
 
     uri, artifact_location = store_uris()
     exp_name = os.environ.get("FANPIN_MLFLOW_EXPERIMENT", EXPERIMENT)
@@ -184,8 +180,32 @@ def log_model(mlflow, model, name: str = "model") -> None:
 
 
 # --------------------------------------------------------------------------- runs
+@contextlib.contextmanager
+def _quiet_mlflow_logs():
+    """MLflow's and alembic's INFO lines (store migrations) off while we log, the caller's levels back after.
+
+    A batch job's log should show our progress, not MLflow's; the loggers are
+    MLflow's, so their levels are restored rather than changed for good.
+    """
+    loggers = [logging.getLogger(n) for n in ("mlflow", "alembic")]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        if lg.getEffectiveLevel() < logging.WARNING:
+            lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, lv in zip(loggers, before):
+            lg.setLevel(lv)
+
+
 def log_train_run(model, run_name: str | None = None) -> str:
     """Log one training run (params, label, fingerprint, in-sample metrics, model). Returns the run id."""
+    with _quiet_mlflow_logs():
+        return _log_train_run(model, run_name)
+
+
+def _log_train_run(model, run_name: str | None) -> str:
     mlflow = _setup()
     meta = model.metadata
     with mlflow.start_run(run_name=run_name or default_run_name("train", model.kind)) as run:
@@ -206,6 +226,11 @@ def log_train_run(model, run_name: str | None = None) -> str:
 
 def log_backtest_run(result, *, model_name: str, params: dict, run_name: str | None = None, log_model_obj=None) -> str:
     """Log one backtest run for one model: per-year metrics (step=year), pooled metrics, tables, plots."""
+    with _quiet_mlflow_logs():
+        return _log_backtest_run(result, model_name, params, run_name, log_model_obj)
+
+
+def _log_backtest_run(result, model_name: str, params: dict, run_name: str | None, log_model_obj) -> str:
     mlflow = _setup()
     with mlflow.start_run(run_name=run_name or default_run_name("backtest", model_name)) as run:
         label = params.get("label", {})
