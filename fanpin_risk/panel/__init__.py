@@ -5,7 +5,7 @@ is the shared first step of scoring and explaining.
 """
 
 from ._cohort import COHORTS, eliminated_cohort, next_rows, reentry_labels
-from ._features import CATEGORICAL, INPUT_COLUMNS, PanelFeatures
+from ._features import CATEGORICAL, EXPECTED_FAILED_CHECKS, INPUT_COLUMNS, PanelFeatures
 from ._labels import DEFINITIONS, GUARANTEES, PARTS, describe_definition, label_parts, make_labels, net_income_per_capita
 from ._panel import YearSelection, as_panel, data_fingerprint, is_canonical, select_year
 
@@ -13,5 +13,5 @@ __all__ = [
     "as_panel", "is_canonical", "data_fingerprint", "select_year", "YearSelection",
     "make_labels", "label_parts", "describe_definition", "net_income_per_capita", "DEFINITIONS", "PARTS", "GUARANTEES",
     "reentry_labels", "eliminated_cohort", "next_rows", "COHORTS",
-    "PanelFeatures", "INPUT_COLUMNS", "CATEGORICAL",
+    "PanelFeatures", "INPUT_COLUMNS", "CATEGORICAL", "EXPECTED_FAILED_CHECKS",
 ]

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numbers import Integral, Real
+
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from fanpin_risk import contract
 from fanpin_risk._order import household_order
@@ -68,7 +72,44 @@ def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-class PanelFeatures(BaseEstimator, TransformerMixin):
+#: scikit-learn estimator checks that cannot pass, declared through sklearn's own
+#: ``check_estimator(..., expected_failed_checks=...)``: each feeds a numeric array, and
+#: PanelFeatures reads a canonical panel (household_id, year and the contract columns).
+#: The properties marked "on a panel" are tested on real panels in
+#: tests/panel/test_sklearn_contract.py.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {
+    "check_fit_score_takes_y": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_estimators_overwrite_params": "numeric-array input; tested on a panel",
+    "check_dont_overwrite_parameters": "numeric-array input; tested on a panel",
+    "check_estimators_fit_returns_self": "numeric-array input; tested on a panel",
+    "check_readonly_memmap_input": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_n_features_in_after_fitting": "numeric-array input; tested on a panel",
+    "check_positive_only_tag_during_fit": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_estimators_dtypes": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_complex_data": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_dtype_object": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_estimators_empty_data_messages": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_pipeline_consistency": "numeric-array input; tested on a panel",
+    "check_estimator_sparse_tag": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_estimator_sparse_array": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_estimator_sparse_matrix": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_estimators_pickle": "numeric-array input; tested on a panel",
+    "check_f_contiguous_array_estimator": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_transformer_data_not_an_array": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_transformer_general": "numeric-array input; tested on a panel",
+    "check_methods_sample_order_invariance": "numeric-array input; tested on a panel",
+    "check_methods_subset_invariance": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_fit2d_1sample": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_fit2d_1feature": "numeric-array input (a panel is a DataFrame with household_id and year)",
+    "check_dict_unchanged": "numeric-array input; tested on a panel",
+    "check_fit_idempotent": "numeric-array input; tested on a panel",
+    "check_fit_check_is_fitted": "numeric-array input; tested on a panel",
+    "check_n_features_in": "numeric-array input; tested on a panel",
+    "check_fit2d_predict1d": "numeric-array input (a panel is a DataFrame with household_id and year)",
+}
+
+
+class PanelFeatures(TransformerMixin, BaseEstimator):
     """Features of each household-year from its own history up to that year.
 
     Parameters
@@ -90,6 +131,10 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
     input_columns_ : list of str
         Raw columns present at fit; ``transform`` refuses data missing any.
     feature_names_out_ : ndarray of str
+    n_features_in_ : int
+        Columns of the panel seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Their names.
 
     Notes
     -----
@@ -97,6 +142,13 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
     only (lags via the household's sorted history); nothing is pooled across
     households at transform time.
     """
+
+    # allowed values as data, checked by fit (scikit-learn's own validation)
+    _parameter_constraints: dict = {
+        "n_history": [Interval(Integral, 1, None, closed="left")],
+        "max_gap": [Interval(Integral, 1, None, closed="left")],
+        "clip_ratio": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(self, n_history: int = 3, max_gap: int = 2, clip_ratio: float = 20.0):
         self.n_history = n_history
@@ -117,7 +169,10 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         -------
         self
         """
+        self._validate_params()
         self._check_base(X)
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.levels_ = {
             c: sorted(str(v) for v in X[c].dropna().unique()) if c in X.columns else [] for c in CATEGORICAL
         }
@@ -150,9 +205,23 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
         self._check_input(X)
         return self._compute(X, rows)
 
-    def set_output(self, *, transform=None):  # output is always a DataFrame
-        """Accepted for scikit-learn compatibility; the output is always pandas."""
+    def set_output(self, *, transform=None):
+        """scikit-learn's output switch: the output is a DataFrame already, so "pandas" and "default" both give one.
+
+        Raises ``ValueError`` for other containers (e.g. "polars").
+        """
+        if transform not in (None, "default", "pandas"):
+            raise ValueError(f"PanelFeatures outputs pandas DataFrames; set_output(transform={transform!r}) is not supported")
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # input is a canonical panel (household_id, year, contract columns): a DataFrame, not a numeric array
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.input_tags.allow_nan = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags
 
     def get_params_json(self) -> dict:
         """Fitted state as JSON-able dict (for saving without pickle)."""
@@ -182,8 +251,7 @@ class PanelFeatures(BaseEstimator, TransformerMixin):
 
     # ------------------------------------------------------------------ internals
     def _check_fitted(self):
-        if not hasattr(self, "levels_"):
-            raise ModelError("PanelFeatures is not fitted; call fit first")
+        check_is_fitted(self, "levels_")  # sklearn's NotFittedError, as every estimator raises
 
     def _check_input(self, X):
         self._check_fitted()

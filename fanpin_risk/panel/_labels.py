@@ -18,7 +18,6 @@ Rows with no record in ``t + horizon`` are *censored*: their label is missing
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
