@@ -22,7 +22,7 @@ from fanpin_risk.models import resolve_model
 from fanpin_risk.panel import as_panel
 from fanpin_risk.scoring import SCORE_COLUMNS, SCORE_COLUMNS_ZH, score, to_headers
 
-from fanpin_risk._fonts import cjk_rc, find_cjk_font
+from fanpin_risk._fonts import cjk_rc, warn_once_without_cjk_font
 
 from ._plotting import fig_to_base64
 
@@ -174,10 +174,10 @@ def _draw(s: pd.DataFrame, exp, n_waterfall: int) -> list[tuple[str, str]]:
     """The report's plots, drawn with CJK fonts inside an rc context: the caller's rcParams stay as they were."""
     import matplotlib
 
-    if find_cjk_font() is None:
-        warnings.warn("no CJK font found (install fonts-noto-cjk or fonts-wqy-zenhei); "
-                      "the report's Chinese labels will not render", stacklevel=3)
-    with matplotlib.rc_context(cjk_rc()):
+    has_font = warn_once_without_cjk_font(stacklevel=4)
+    with matplotlib.rc_context(cjk_rc()), warnings.catch_warnings():
+        if not has_font:  # one warning said it; not one more per missing glyph
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
         plots = _plots_from_scored(s)
         if exp is not None:
             ranks = s.set_index("household_id")["priority_rank"].dropna()
