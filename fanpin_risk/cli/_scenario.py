@@ -13,6 +13,8 @@ from fanpin_risk.io import read_panel
 from fanpin_risk.planning import feasible_help, scenario as _scenario, score_followup
 from fanpin_risk.simulate import simulate as _simulate
 
+from ._common import LINES_HELP, MODEL_HELP, load_model, panel_of, print_table, read_lines
+
 console = Console()
 
 
@@ -28,13 +30,16 @@ def scenario(
     source: Annotated[Path, typer.Argument(help="Household records with history (.xlsx/.csv/.parquet).")],
     shock: Annotated[Path, typer.Argument(help="Shock description (.yaml/.json), e.g. data_schema/scenarios/county_flood.yaml.")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Workbook (.xlsx) with all tables, or .csv for the household table.")] = None,
-    model: Annotated[Optional[Path], typer.Option(help="Model directory (default: the packaged model).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help=MODEL_HELP)] = None,
     year: Annotated[Optional[int], typer.Option(help="Year to shock and score (default: the latest).")] = None,
     draws: Annotated[int, typer.Option(help="Simulations for the interval of the expected relapses.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of area draws and simulations.")] = 0,
+    lines: Annotated[Optional[Path], typer.Option(help=LINES_HELP)] = None,
 ) -> None:
     """Apply a shock (epidemic, flood, ...) to the latest records and compare scores before and after."""
-    res = _scenario(source, shock, model, year=year, n_draws=draws, seed=seed)
+    m = load_model(model, console)
+    table = read_lines(lines)
+    res = _scenario(panel_of(source, table), shock, m, year=year, n_draws=draws, seed=seed, lines=table)
     console.print(res.summary)
     if output is not None:
         if output.suffix.lower() in (".xlsx", ".xlsm"):
@@ -48,12 +53,15 @@ def help_options(
     source: Annotated[Path, typer.Argument(help="Household records with history (.xlsx/.csv/.parquet).")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the table here (.csv or .xlsx).")] = None,
     top: Annotated[Optional[int], typer.Option("--top", help="Only the N households with the highest risk.")] = None,
-    model: Annotated[Optional[Path], typer.Option(help="Model directory (default: the packaged model).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help=MODEL_HELP)] = None,
     measures: Annotated[Optional[Path], typer.Option(help="Measures table (default data_schema/help_measures.csv).")] = None,
     year: Annotated[Optional[int], typer.Option(help="Year (default: the latest).")] = None,
+    lines: Annotated[Optional[Path], typer.Option(help=LINES_HELP)] = None,
 ) -> None:
     """For each household, the feasible measure that lowers the model's risk most (model response, not a causal effect)."""
-    res = feasible_help(source, model, year=year, measures=measures)
+    m = load_model(model, console)
+    table = read_lines(lines)
+    res = feasible_help(panel_of(source, table), m, year=year, measures=measures, lines=table)
     if top is not None:
         res = res.head(top)
     for t in res["text"].head(10):
@@ -69,11 +77,12 @@ def cohort(
     simulate: Annotated[Optional[int], typer.Option("--simulate", help="Simulate this many households instead of reading INPUT.")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Follow-up visit list (.csv or .xlsx).")] = Path("followup_list.csv"),
     models: Annotated[str, typer.Option(help="Models to backtest, comma-separated.")] = "rule,scorecard,lightgbm",
-    model: Annotated[str, typer.Option(help="Model kind trained on the re-entry label for the list.")] = "lightgbm",
+    model: Annotated[str, typer.Option(help="Model kind trained on the re-entry label for the list: lightgbm, scorecard or rule.")] = "lightgbm",
     budget: Annotated[float, typer.Option(help="Households to visit: a count (≥ 1) or a share (< 1) of the cohort.")] = 0.10,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for confidence intervals.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of simulation and training.")] = 0,
     mlflow: Annotated[bool, typer.Option(help="Log the backtest runs to MLflow.")] = False,
+    lines: Annotated[Optional[Path], typer.Option(help=LINES_HELP)] = None,
 ) -> None:
     """Follow-up after risk elimination: backtest the re-entry label on the eliminated cohort, write the visit list."""
     if (source is None) == (simulate is None):
@@ -81,12 +90,12 @@ def cohort(
     if simulate is not None:
         panel = _simulate(n_households=simulate, seed=seed)
     else:
-        panel = read_panel(source, errors="warn")[0]
+        panel = read_panel(source, lines=read_lines(lines), errors="warn")[0]
     kinds = tuple(m.strip() for m in models.split(",") if m.strip())
     res = cohort_backtest(panel, models=kinds, n_boot=n_boot, seed=seed, log_to_mlflow=mlflow, progress=False, figures=False)
-    console.print("[bold]Eliminated cohort, label 'reentry' (re-identified in t+1), rolling-origin backtest[/]")
-    console.print(str(res))
+    print_table(console, res.summary(), "Eliminated cohort, label 'reentry' (re-identified in t+1), rolling-origin backtest")
     rm = train(panel, model=model, label="reentry", seed=seed, log_to_mlflow=mlflow)
+    console.print(f"follow-up model: {model} trained on the re-entry label of this panel (not a saved model)")
     lst = score_followup(panel, rm, budget=budget)
     _write(lst, output)
     console.print(f"follow-up list of {len(lst):,} eliminated households ({int(lst['in_budget'].sum())} in budget) → [bold]{output}[/]")

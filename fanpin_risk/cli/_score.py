@@ -1,4 +1,4 @@
-"""CLI commands ``score`` and ``report`` (registered on the app by ``cli.py``)."""
+"""CLI commands ``score`` and ``report`` (registered on the app by ``cli/_app.py``)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 
 from fanpin_risk.api import score as _score
-from fanpin_risk.reporting import write_html_report, write_workbook
+from fanpin_risk.reporting import with_region_names, write_html_report, write_workbook
 from fanpin_risk.scoring import to_headers
+
+from ._common import LINES_HELP, MODEL_HELP, NAMES_HELP, QUOTA_HELP, load_model, panel_of, read_lines, read_names
+
+console = Console()
 
 
 def _budget(value: Optional[float]):
@@ -21,24 +26,25 @@ def _budget(value: Optional[float]):
 def score(
     input: Annotated[Path, typer.Argument(help="Household export (.xlsx/.csv/.parquet), history included.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Ranked list: .xlsx (list + 汇总 summary) or .csv.")] = Path("risk_list.xlsx"),
-    model: Annotated[Optional[Path], typer.Option(help="Model directory (default: the packaged model).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help=MODEL_HELP)] = None,
     budget: Annotated[Optional[float], typer.Option(help="Households to visit: a count (≥ 1) or a share (< 1).")] = None,
-    quota_by: Annotated[Optional[str], typer.Option("--quota-by", help="township_code or village_code: a top-k per unit.")] = None,
+    quota_by: Annotated[Optional[str], typer.Option("--quota-by", help=QUOTA_HELP)] = None,
     year: Annotated[Optional[int], typer.Option(help="Year to score (default: the latest).")] = None,
-    reasons: Annotated[Optional[str], typer.Option(help="all, budget or none (default: all up to 50,000 households).")] = None,
+    reasons: Annotated[Optional[str], typer.Option(help="Who gets reasons: all, budget or none (default: all up to 50,000 households, else budget).")] = None,
+    lines: Annotated[Optional[Path], typer.Option(help=LINES_HELP)] = None,
+    names: Annotated[Optional[Path], typer.Option(help=NAMES_HELP)] = None,
 ) -> None:
     """Score the latest year: ranked list with reasons and suggested measures (返贫致贫风险名单)."""
-    from rich.console import Console
-
-
-    console = Console()
-    s = _score(input, str(model) if model else None, year=year, budget=_budget(budget), quota_by=quota_by,
-               reasons=reasons)  # type: ignore[arg-type]
+    m = load_model(model, console)
+    table = read_lines(lines)
+    region = read_names(names)
+    s = _score(panel_of(input, table), m, year=year, budget=_budget(budget), quota_by=quota_by,
+               reasons=reasons, lines=table)  # type: ignore[arg-type]
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() == ".csv":
-        to_headers(s, "zh").to_csv(output, index=False, encoding="utf-8-sig")
+        with_region_names(to_headers(s, "zh"), region).to_csv(output, index=False, encoding="utf-8-sig")
     else:
-        write_workbook(s, output)
+        write_workbook(s, output, names=region)
     n = int((s["status"] == "scored").sum())
     console.print(f"scored {n:,} of {len(s):,} households ({s.attrs.get('year')}); "
                   f"{int(s['in_budget'].sum()):,} in the budget → [bold]{output}[/]")
@@ -47,14 +53,15 @@ def score(
 def report(
     input: Annotated[Path, typer.Argument(help="Household export (.xlsx/.csv/.parquet), history included.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML report to write.")] = Path("report.html"),
-    model: Annotated[Optional[Path], typer.Option(help="Model directory (default: the packaged model).")] = None,
+    model: Annotated[Optional[Path], typer.Option(help=MODEL_HELP)] = None,
     budget: Annotated[Optional[float], typer.Option(help="Households to visit: a count (≥ 1) or a share (< 1).")] = None,
-    quota_by: Annotated[Optional[str], typer.Option("--quota-by", help="township_code or village_code.")] = None,
+    quota_by: Annotated[Optional[str], typer.Option("--quota-by", help=QUOTA_HELP)] = None,
     year: Annotated[Optional[int], typer.Option(help="Year to score (default: the latest).")] = None,
+    lines: Annotated[Optional[Path], typer.Option(help=LINES_HELP)] = None,
 ) -> None:
     """Write a self-contained HTML report (distribution, risk types, list, explanations)."""
-    from rich.console import Console
-
-
-    write_html_report(input, output, str(model) if model else None, year=year, budget=_budget(budget), quota_by=quota_by)
-    Console().print(f"report written to [bold]{output}[/]")
+    m = load_model(model, console)
+    table = read_lines(lines)
+    write_html_report(panel_of(input, table), output, m, year=year, budget=_budget(budget), quota_by=quota_by,
+                      lines=table)
+    console.print(f"report written to [bold]{output}[/]")

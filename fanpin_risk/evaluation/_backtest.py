@@ -18,6 +18,8 @@ and positives over the test years. ROC/PR AUC, Brier and log loss pool the rows.
 
 from __future__ import annotations
 
+import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -273,17 +275,27 @@ class _Fits:
 
 
 class _Progress:
-    """A transient rich progress bar, or nothing when ``progress=False``."""
+    """A transient rich bar on a terminal; one line per step on stderr otherwise (a cron job's log); or nothing.
+
+    Piped or logged output gets no bar (rich draws nothing there), so a long
+    backtest would be silent: each finished step is a line instead.
+    """
 
     def __init__(self, enabled: bool, total: int):
         self._bar = None
-        if enabled:
+        self._lines = False
+        self._total, self._done, self._t0, self._text = total, 0, time.perf_counter(), "backtest"
+        if not enabled:
+            return
+        if sys.stderr.isatty():
             # rich only loads when a bar is shown
             from rich.progress import Progress
 
             self._bar = Progress(transient=True)
             self._bar.start()
             self._task = self._bar.add_task("backtest", total=total)
+        else:
+            self._lines = True
 
     def __enter__(self) -> _Progress:
         return self
@@ -293,12 +305,17 @@ class _Progress:
             self._bar.stop()
 
     def describe(self, text: str) -> None:
+        self._text = text
         if self._bar is not None:
             self._bar.update(self._task, description=text)
 
     def advance(self) -> None:
+        self._done += 1
         if self._bar is not None:
             self._bar.advance(self._task)
+        elif self._lines:
+            print(f"backtest {self._done}/{self._total}: {self._text} done ({time.perf_counter() - self._t0:.0f} s)",
+                  file=sys.stderr, flush=True)
 
 
 def _fit_and_predict(data: _Data, test_years: list[int], models, *, seed: int, params: dict, progress: bool) -> _Fits:

@@ -606,6 +606,9 @@ def fit_on_features(kind: str, X: pd.DataFrame, y: np.ndarray, years: np.ndarray
     y = np.asarray(y, dtype=int)
     if len(y) == 0:
         raise ModelError("no labelled rows to train on (every row is censored)")
+    if kind == "scorecard" and len(np.unique(y)) < 2:
+        raise ModelError(f"the training rows hold one outcome only (every label is {int(y[0])}): a scorecard needs "
+                         "both; add households or years, or use model='rule'")
     return _IMPL[kind]().fit(X, y, np.asarray(years), seed, params)
 
 

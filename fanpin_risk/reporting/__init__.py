@@ -13,9 +13,11 @@ from ._report import (
     summary_tables,
     write_workbook,
     write_html_report,
+    with_region_names,
 )
 
 __all__ = [
+    "with_region_names",
     "CJK_FONTS",
     "find_cjk_font",
     "cjk_font_available",

@@ -66,20 +66,38 @@ def summary_tables(scored: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"概况": info, "按风险等级": by_tier, "按主要风险类型": by_type, "按乡镇": by_town}
 
 
-def write_workbook(scored: pd.DataFrame, path: str | Path) -> Path:
+#: Name columns written beside the region codes when names are given.
+_NAME_COLUMNS = {"县代码": "县名称", "乡镇代码": "乡镇名称", "村代码": "村名称"}
+
+
+def with_region_names(zh: pd.DataFrame, names: dict[str, str] | None) -> pd.DataFrame:
+    """Chinese-header list with 县名称/乡镇名称/村名称 beside the code columns (unknown codes left empty)."""
+    if not names:
+        return zh
+    out = zh.copy()
+    for code_col, name_col in _NAME_COLUMNS.items():
+        if code_col in out.columns:
+            out.insert(out.columns.get_loc(code_col) + 1, name_col, out[code_col].map(names).astype("str"))
+    return out
+
+
+def write_workbook(scored: pd.DataFrame, path: str | Path, *, names: dict[str, str] | None = None) -> Path:
     """Write the ranked list (sheet 名单, Chinese headers) and the summary (sheet 汇总) to xlsx.
 
     Parameters
     ----------
     scored : DataFrame
-        Output of :func:`fanpin_risk.score.score` (English or Chinese headers).
+        Output of :func:`fanpin_risk.scoring.score` (English or Chinese headers).
     path : path
         ``.xlsx`` file to write (folders are created).
+    names : dict, optional
+        Region code → name: 县名称, 乡镇名称 and 村名称 columns beside the codes.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     zh = to_headers(scored, "zh")
     zh = zh[[SCORE_COLUMNS_ZH[c] for c in SCORE_COLUMNS if SCORE_COLUMNS_ZH[c] in zh.columns]].copy()
+    zh = with_region_names(zh, names)
     zh["纳入走访名单"] = zh["纳入走访名单"].map({True: "是", False: "否"}).astype(object)
     zh["有劳动力"] = zh["有劳动力"].map({True: "是", False: "否"}).astype(object)
     zh["返贫致贫风险概率"] = zh["返贫致贫风险概率"].round(4)

@@ -1,0 +1,72 @@
+"""The CLI for people and for cron: which model was used, --lines, --names, progress lines when piped, tables that fit."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+import fanpin_risk as fr
+from fanpin_risk import contract
+from fanpin_risk.cli import app
+from fanpin_risk.cli._common import print_table
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    panel = fr.simulate(n_households=300, seed=6)
+    contract.export_frame(panel).to_csv(d / "panel.csv", index=False, encoding="utf-8-sig")
+    codes = pd.unique(pd.concat([panel[c].dropna() for c in ("county_code", "township_code", "village_code")]))
+    pd.DataFrame({"代码": codes, "名称": [f"地名{c[-3:]}" for c in codes]}).to_csv(d / "names.csv", index=False)
+    return d, panel
+
+
+def test_score_says_which_model_and_writes_names(files, tmp_path):
+    d, panel = files
+    r = CliRunner().invoke(app, ["score", str(d / "panel.csv"), "-o", str(tmp_path / "l.csv"), "--budget", "0.1",
+                                 "--names", str(d / "names.csv"), "--lines", str(contract.schema_dir() / "monitoring_lines.csv"),
+                                 "--quota-by", "county_code"])
+    assert r.exit_code == 0, r.output
+    assert "packaged default model" in r.output and "--model DIR" in r.output and "sha256" in r.output
+    out = pd.read_csv(tmp_path / "l.csv", dtype=str)
+    cols = list(out.columns)
+    assert cols[cols.index("乡镇代码") + 1] == "乡镇名称" and cols[cols.index("村代码") + 1] == "村名称"
+    assert (out["乡镇名称"] == "地名" + out["乡镇代码"].str[-3:]).all()
+
+
+def test_score_with_own_model_says_so(files, tmp_path):
+    d, panel = files
+    fr.train(panel, model="scorecard", log_to_mlflow=False).save(tmp_path / "m")
+    r = CliRunner().invoke(app, ["score", str(d / "panel.csv"), "-o", str(tmp_path / "l.xlsx"), "--model", str(tmp_path / "m")])
+    assert r.exit_code == 0, r.output
+    assert "packaged" not in r.output and "scorecard" in r.output and str(tmp_path / "m") in r.output.replace("\n", "")
+
+
+def test_help_lists_every_quota_unit():
+    for cmd in ("score", "report"):
+        r = CliRunner().invoke(app, [cmd, "--help"], env={"COLUMNS": "200"})
+        assert all(u in r.output for u in ("county_code", "township_code", "village_code")), cmd
+
+
+def test_backtest_progress_is_one_line_per_step_when_piped(capsys):
+    fr.backtest(fr.simulate(n_households=300, seed=6), models=("rule", "scorecard"), n_boot=0, progress=True,
+                log_to_mlflow=False, figures=False)
+    err = capsys.readouterr().err.splitlines()
+    steps = [x for x in err if x.startswith("backtest ")]
+    done, total = steps[-1].split()[1].rstrip(":").split("/")
+    assert len(steps) == int(total) >= 4 and done == total
+
+
+def test_tables_fit_the_width_or_go_vertical():
+    df = pd.DataFrame({"model": ["rule", "lightgbm"], "year": ["2024", "pooled"], "precision_at_10pct": [0.25, 0.3],
+                       "recall_at_10pct": [0.1, 0.2], "roc_auc": [0.7, 0.8]})
+    wide, narrow = io.StringIO(), io.StringIO()
+    print_table(Console(file=wide, width=120), df)
+    print_table(Console(file=narrow, width=40), df)
+    assert wide.getvalue().splitlines()[0].split() == list(df.columns)
+    assert all(len(x) <= 40 for x in narrow.getvalue().splitlines())
+    assert "  precision_at_10pct  0.300" in narrow.getvalue()
