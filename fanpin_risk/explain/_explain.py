@@ -799,4 +799,5 @@ def explain(records, model=None, year: int | None = None, language: Literal["zh"
     )
     exp.household_ids = list(panel_hist.loc[rows, "household_id"])  # type: ignore[attr-defined]
     exp.risk_types = [i.risk_type for i in info]  # type: ignore[attr-defined]
+    exp.value_formats = [i.format for i in info]  # type: ignore[attr-defined]  # for values in words and units
     return exp

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fanpin_risk.explain import explain
+from fanpin_risk.explain import explain, format_value
 from fanpin_risk.models import resolve_model
 from fanpin_risk.panel import as_panel
 from fanpin_risk.scoring import SCORE_COLUMNS, SCORE_COLUMNS_ZH, score, to_headers
@@ -59,7 +59,7 @@ def summary_tables(scored: pd.DataFrame) -> dict[str, pd.DataFrame]:
     info = pd.DataFrame({"项目": ["评分年度", "户数", "已评分户数", "评分年度无记录", "无法评分", "走访预算", "按单位分配名额", "纳入名单户数", "等级划分"],
                          "值": [attrs.get("year", s["year"].dropna().max() if len(s) else ""), len(s), int(st.get("scored", 0)),
                                 int(st.get("not_in_year", 0)), int(st.get("unscorable", 0)),
-                                "" if attrs.get("budget") is None else str(attrs.get("budget")),
+                                "" if attrs.get("budget") is None else attrs.get("budget"),
                                 attrs.get("quota_by") or "", int(s["in_budget"].fillna(False).astype(bool).sum()),
                                 "按走访预算" if attrs.get("budget") is not None else
                                 f"概率 ≥ {attrs.get('tier_cutoffs', {}).get('高', 0.3)} 为高, ≥ {attrs.get('tier_cutoffs', {}).get('中', 0.1)} 为中"]})
@@ -116,6 +116,9 @@ def write_workbook(scored: pd.DataFrame, path: str | Path, *, names: dict[str, s
 
         for i, col in enumerate(zh.columns, start=1):
             ws.column_dimensions[get_column_letter(i)].width = widths.get(col, 12)
+            if col == "返贫致贫风险概率":  # a number a cadre reads as a percentage, still sortable
+                for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                    cell.number_format = "0.0%"
         ws.auto_filter.ref = ws.dimensions
         xw.sheets[SUMMARY_SHEET].column_dimensions["A"].width = 18
     return path
@@ -145,12 +148,18 @@ def _plots_from_scored(s: pd.DataFrame) -> list[tuple[str, str]]:
     if len(focus) == 0:
         focus = sub[sub["risk_tier"].isin(["高", "中"])]
     if len(focus):
-        ct = pd.crosstab(focus["township_code"].fillna("(未知)"), focus["main_risk_type"])
+        full = pd.crosstab(focus["township_code"].fillna("(未知)"), focus["main_risk_type"])
+        ct = _top_rows(full, TOP_TOWNSHIPS)
         fig, ax = plt.subplots(figsize=(8, 0.35 * len(ct) + 1.8))
-        ct.plot.barh(stacked=True, ax=ax, colormap="tab20")
-        ax.set_xlabel("户数")
+        ct.iloc[::-1].plot.barh(stacked=True, ax=ax, colormap="tab20")  # largest at the top
         ax.set_ylabel("乡镇代码")
-        ax.set_title("重点户主要风险类型（按乡镇）")
+        if len(full) > len(ct):
+            others = full.drop(index=ct.index)
+            ax.set_title(f"重点户主要风险类型：户数最多的 {len(ct)} 个乡镇")
+            ax.set_xlabel(f"户数（另有 {len(others)} 个乡镇共 {int(others.to_numpy().sum())} 户未列出，见汇总表）")
+        else:
+            ax.set_title("重点户主要风险类型（按乡镇）")
+            ax.set_xlabel("户数")
         ax.legend(title="主要风险类型", bbox_to_anchor=(1.01, 1), loc="upper left")
         out.append(("主要风险类型构成（按乡镇）", fig_to_base64(fig)))
     return out
@@ -158,7 +167,6 @@ def _plots_from_scored(s: pd.DataFrame) -> list[tuple[str, str]]:
 
 def _plots_from_explanation(exp, ranks: pd.Series, n_waterfall: int) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
-    import shap
 
     out = []
     vals = np.abs(np.asarray(exp.values))
@@ -181,11 +189,52 @@ def _plots_from_explanation(exp, ranks: pd.Series, n_waterfall: int) -> list[tup
     pos = {h: i for i, h in enumerate(ids)}
     top = [h for h in ranks.sort_values().index if h in pos][:n_waterfall]
     for h in top:
-        shap.plots.waterfall(exp[pos[h]], max_display=10, show=False)
-        fig = plt.gcf()
-        fig.suptitle(f"户 {h}（优先排序 {int(ranks[h])}）", fontsize=11)
+        fig = _waterfall(exp, pos[h], f"户 {h}（优先排序 {int(ranks[h])}）")
         out.append((f"户 {h} 的风险分解", fig_to_base64(fig)))
     return out
+
+
+#: Townships shown in the township chart (the others are named in the title's count and in the summary sheet).
+TOP_TOWNSHIPS = 15
+#: Factors shown in a household's waterfall; the rest are summed under 其余因素.
+WATERFALL_FACTORS = 9
+
+
+def _top_rows(ct: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` rows with the largest totals, largest first (a bar of all the others would dwarf them)."""
+    return ct.loc[ct.sum(axis=1).sort_values(ascending=False, kind="stable").index[:n]]
+
+
+def _waterfall(exp, i: int, title: str):
+    """One household's contributions in Chinese: the largest factors with their values in units, the rest summed."""
+    import matplotlib.pyplot as plt
+
+    vals = np.asarray(exp.values[i], dtype=float)
+    base = float(np.asarray(exp.base_values)[i] if np.ndim(exp.base_values) else exp.base_values)
+    order = np.argsort(-np.abs(vals), kind="stable")
+    shown, rest = order[:WATERFALL_FACTORS], order[WATERFALL_FACTORS:]
+    fmts = getattr(exp, "value_formats", None) or ["number"] * len(vals)
+    labels = [f"{exp.feature_names[j]}：{format_value(exp.data[i][j], fmts[j])}" for j in shown]
+    steps = list(vals[shown])
+    if len(rest):
+        labels.append(f"其余因素（{len(rest)} 项）")
+        steps.append(float(vals[rest].sum()))
+    fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(steps) + 1.8))
+    left = base
+    for k, (lab, v) in enumerate(zip(labels, steps)):
+        y = len(steps) - 1 - k
+        ax.barh(y, v, left=left, color="#c0392b" if v > 0 else "#2980b9")
+        ax.text(left + v, y, f" {v:+.2f}", va="center", ha="left" if v > 0 else "right", fontsize=9)
+        left += v
+    ax.set_yticks(range(len(steps)), labels[::-1])
+    ax.axvline(base, color="grey", lw=0.8, ls="--")
+    ax.margins(x=0.12)
+    ax.axvline(left, color="black", lw=0.8)
+    p0, p1 = 1 / (1 + np.exp(-base)), 1 / (1 + np.exp(-left))
+    ax.set_xlabel(f"对数几率（log-odds）：平均水平 {base:.2f}（约 {p0:.0%}）→ 本户 {left:.2f}（约 {p1:.0%}，校准前）")
+    ax.set_title(title + "：红色推高风险，蓝色降低风险", fontsize=11)
+    fig.tight_layout()
+    return fig
 
 
 def _draw(s: pd.DataFrame, exp, n_waterfall: int) -> list[tuple[str, str]]:
