@@ -21,13 +21,14 @@ from fanpin_risk.evaluation import BacktestResult
 from fanpin_risk.models import RiskModel
 from fanpin_risk.panel import as_panel, data_fingerprint
 from fanpin_risk.scale import is_dask, score_dask, train_dask
-from fanpin_risk.tracking import log_backtest_run, log_train_run
+from fanpin_risk.tracking import check_alias, log_backtest_run, log_train_run
 
 __all__ = ["train", "backtest", "cohort_backtest", "score"]
 
 
 def train(panel, model: str = "lightgbm", label: str = "relapse", *, seed: int = 0, params: dict | None = None,
-          log_to_mlflow: bool = True, run_name: str | None = None, client=None, **kwargs) -> RiskModel:
+          log_to_mlflow: bool = True, run_name: str | None = None, register: bool | str = True,
+          alias: str | None = None, client=None, **kwargs) -> RiskModel:
     """Fit a risk model (:func:`fanpin_risk.models.train`), on Dask when given a Dask DataFrame, and log the run.
 
     Parameters
@@ -38,9 +39,17 @@ def train(panel, model: str = "lightgbm", label: str = "relapse", *, seed: int =
         As :func:`fanpin_risk.models.train` (``horizon``, ``label_parts``,
         ``label_rule``, ``lines``, ``feature_params``).
     log_to_mlflow : bool, default True
-        Log a run (params, data fingerprint, model) to the project's MLflow store.
+        Log a run (params, data fingerprint, model) to the project's MLflow store
+        and register the model (``docs/notebooks.md``, "MLflow").
     run_name : str, optional
-        MLflow run name (default ``train · <model> · <time>``).
+        MLflow run name (default ``train · <model> · <households>户 · <label> · <time>``).
+    register : bool or str, default True
+        With ``log_to_mlflow``: register the model as a new version of
+        ``fanpin_risk`` (``fanpin_risk_<label>`` for another label), or of the
+        registered model named by the string; False keeps it in the run only.
+    alias : str, optional
+        Point this alias at the new version, e.g. ``"champion"`` (what
+        ``models:/fanpin_risk@champion`` loads) or ``"challenger"``.
     client : distributed.Client, optional
         With a Dask DataFrame ``panel``: the cluster (see
         :func:`fanpin_risk.scale.train_dask` for how that model differs).
@@ -48,6 +57,8 @@ def train(panel, model: str = "lightgbm", label: str = "relapse", *, seed: int =
     Returns
     -------
     RiskModel
+        Logged: ``mlflow_run_id`` and ``mlflow_model_uri`` (``models:/fanpin_risk/<version>``)
+        are set, and ``mlflow_alias_uri`` when ``alias`` was given.
 
     Examples
     --------
@@ -56,13 +67,16 @@ def train(panel, model: str = "lightgbm", label: str = "relapse", *, seed: int =
     >>> m.kind
     'rule'
     """
+    if alias is not None:
+        check_alias(alias)  # before the training time is spent
     if is_dask(panel):  # features per partition, trees with lightgbm.DaskLGBMClassifier
         keep = {k: v for k, v in kwargs.items() if k in ("horizon", "lines", "feature_params")}
         rm = train_dask(panel, model, label, client=client, seed=seed, params=params, **keep)
     else:
         rm = models.train(panel, model, label, seed=seed, params=params, **kwargs)
     if log_to_mlflow:
-        rm.mlflow_run_id = log_train_run(rm, run_name=run_name)
+        logged = log_train_run(rm, run_name=run_name, register=register, alias=alias)
+        rm.mlflow_run_id, rm.mlflow_model_uri, rm.mlflow_alias_uri = logged.run_id, logged.model_uri, logged.alias_uri
     return rm
 
 

@@ -17,6 +17,7 @@ from fanpin_risk.cli._default_model import build
 from fanpin_risk.contract import models_dir
 from fanpin_risk.panel import as_panel as _as_panel
 from fanpin_risk.simulate import simulate
+from fanpin_risk.tracking import CHAMPION, check_alias, set_alias, store_uris
 
 console = Console()
 
@@ -38,25 +39,44 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")] = Path("fanpin_model"),
     seed: Annotated[int, typer.Option(help="Seed (same data + seed → identical model files).")] = 0,
     mlflow: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="Log the run to MLflow.")] = True,
-    default: Annotated[bool, typer.Option("--default", help="Rebuild the packaged default model (models/default + MODEL_CARD.md).")] = False,
+    default: Annotated[bool, typer.Option("--default", help="Rebuild the packaged default model (models/default + MODEL_CARD.md); "
+                                          "its MLflow version becomes the 'champion'.")] = False,
+    alias: Annotated[Optional[str], typer.Option(help="Alias for the model's new MLflow registry version, e.g. champion "
+                                                     "(loaded as models:/fanpin_risk@champion) or challenger.")] = None,
 ) -> None:
     """Train a risk model on every labelled household-year and save it."""
     t0 = time.perf_counter()
+    if alias is not None:
+        check_alias(alias)  # before minutes of training
     if default:
         res = build(households, seed, log_to_mlflow=mlflow)
         console.print(str(res["backtest"]))
         console.print(f"wrote {models_dir() / 'default'} and MODEL_CARD.md in {time.perf_counter() - t0:.0f} s")
+        _print_registered(res["model"], alias or (CHAMPION if mlflow else None))
         return
 
     panel = _panel(source, households, seed)
     with console.status(f"training {model}"):
-        m = _train(panel, model=model, label=label, seed=seed, log_to_mlflow=mlflow)
+        m = _train(panel, model=model, label=label, seed=seed, log_to_mlflow=mlflow, alias=alias if mlflow else None)
     m.save(out)
     ins = m.metadata["metrics_in_sample"]
     console.print(f"[green]✓[/] {model} trained on {m.metadata['n_train_rows']:,} rows of {m.metadata['train_years']} "
                   f"(in-sample ROC AUC {ins['roc_auc']:.3f}) → [bold]{out}[/] ({time.perf_counter() - t0:.1f} s)")
-    if getattr(m, "mlflow_run_id", None):
-        console.print(f"MLflow run {m.mlflow_run_id}")
+    _print_registered(m, None)
+
+
+def _print_registered(m, alias: str | None) -> None:
+    """Say where the run and the registered model went, and how another process loads it."""
+    run_id, uri = getattr(m, "mlflow_run_id", None), getattr(m, "mlflow_model_uri", None)
+    if not run_id:
+        return
+    if alias and uri and uri.startswith("models:/"):
+        name, version = uri[len("models:/"):].rsplit("/", 1)
+        m.mlflow_alias_uri = set_alias(name, version, alias)
+    alias_uri = getattr(m, "mlflow_alias_uri", None)
+    console.print(f"MLflow run {run_id}; registered model [bold]{uri}[/]" + (f" = [bold]{alias_uri}[/]" if alias_uri else ""))
+    console.print(f"  load it elsewhere: export MLFLOW_TRACKING_URI={store_uris()[0]}; "
+                  f"mlflow.pyfunc.load_model(\"{alias_uri or uri}\")", soft_wrap=True, markup=False)
 
 
 def backtest(

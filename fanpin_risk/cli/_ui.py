@@ -3,10 +3,13 @@
 ``fanpin-risk ui`` starts ``mlflow server`` (one worker: each costs about
 250 MB) against the store that :mod:`fanpin_risk.tracking` logs to, prints the
 URL of the experiment page, and on Ctrl-C stops the server and exits quietly.
+``fanpin-risk ui --print-uri`` prints only the tracking URI of that store, for
+``export MLFLOW_TRACKING_URI=$(fanpin-risk ui --print-uri)`` in a shell or cron job.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from fanpin_risk.tracking import UIError, start_server, stop_server
+from fanpin_risk.tracking import UIError, resolve_store, start_server, stop_server
 
 
 def ui(
@@ -23,8 +26,18 @@ def ui(
     host: Annotated[str, typer.Option(help="Interface to bind (127.0.0.1 = this machine only).")] = "127.0.0.1",
     store: Annotated[Optional[Path], typer.Option(help="mlruns folder to serve (default: $MLFLOW_TRACKING_URI, "
                                                        "else the nearest mlruns/ above the current directory).")] = None,
+    print_uri: Annotated[bool, typer.Option("--print-uri", help="Print the store's tracking URI and exit: "
+                                            "export MLFLOW_TRACKING_URI=$(fanpin-risk ui --print-uri).")] = False,
 ) -> None:
     """Open the MLflow UI on the project's runs, to compare models (Ctrl-C stops it)."""
+    if print_uri:
+        try:
+            uri, _ = resolve_store(store)
+        except UIError:  # a remote server: that URI is the one to export
+            uri = os.environ["MLFLOW_TRACKING_URI"]
+        # plain print, no rich markup or wrapping: the line is read by $(...)
+        print(uri)
+        return
     def _interrupt(signum, frame):
         raise KeyboardInterrupt
 

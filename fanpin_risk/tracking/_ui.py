@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fanpin_risk.errors import FanpinError
 
-from ._runs import EXPERIMENT, store_uris
+from ._store import EXPERIMENT, store_uris
 
 __all__ = ["UIError", "resolve_store", "server_command", "experiment_id", "wait_until_up", "stop_server", "start_server"]
 
@@ -81,6 +81,8 @@ def experiment_id(backend_uri: str, name: str | None = None) -> str | None:
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as the server binds: a port left in TIME_WAIT by a UI stopped a moment ago is free
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

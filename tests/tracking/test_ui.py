@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """A tmp project folder whose mlruns/ holds a rule + scorecard backtest (no bootstrap)."""
+    """A tmp project folder whose mlruns/ holds a backtest of the three models (small LightGBM, no bootstrap)."""
     from fanpin_risk.api import backtest
     from fanpin_risk.simulate import simulate
 
@@ -41,8 +42,8 @@ def store(tmp_path_factory):
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)
     mp.chdir(root / "mlruns")  # the store is found walking up, as from notebooks/
     try:
-        res = backtest(simulate(150, years=range(2020, 2024), seed=2), models=("rule", "scorecard"),
-                       n_boot=0, progress=False, figures=False)
+        res = backtest(simulate(150, years=range(2020, 2024), seed=2), models=("rule", "scorecard", "lightgbm"),
+                       params={"lightgbm": {"n_estimators": 15}}, n_boot=0, progress=False, figures=False)
     finally:
         mp.undo()
     return root, res
@@ -88,7 +89,7 @@ def test_store_found_walking_up(store):
     root, res = store
     assert (root / "mlruns" / "mlflow.db").is_file()
     assert not (root / "mlruns" / "mlruns").exists()  # not a second store in the cwd
-    assert set(res.run_ids) == {"rule", "scorecard"}
+    assert set(res.run_ids) == {"rule", "scorecard", "lightgbm"}
 
 
 def test_url_points_at_experiment_runs(server):
@@ -104,27 +105,58 @@ def test_rest_api_lists_named_comparable_runs(server):
     metric_sets = []
     for model, rid in server["res"].run_ids.items():
         r = by_id[rid]
-        assert re.fullmatch(rf"backtest · {model} · \d{{4}}-\d\d-\d\d \d\d:\d\d", r["info"]["run_name"])
+        assert re.fullmatch(rf"backtest · {model} · 150户 · relapse · \d{{4}}-\d\d-\d\d \d\d:\d\d", r["info"]["run_name"])
         tags = {t["key"]: t["value"] for t in r["data"]["tags"]}
         assert tags["model"] == model and tags["kind"] == "backtest" and tags["label"] == "relapse"
         metric_sets.append({m["key"] for m in r["data"]["metrics"]})
         params = {p["key"]: p["value"] for p in r["data"]["params"]}
         assert params["model"] == model
-    # the compare view lines the models up on the same metrics, pooled and per year
-    assert metric_sets[0] == metric_sets[1]
-    assert {"pooled_pr_auc", "pr_auc_2021", "pr_auc_2022"} <= metric_sets[0]
+    # the compare view lines the models up on the same metrics: headline, pooled, per year as steps
+    assert metric_sets[0] == metric_sets[1] == metric_sets[2]
+    assert {"a_pr_auc", "a_recall_at_10pct", "a_brier", "a_roc_auc", "pooled_pr_auc", "pr_auc"} <= metric_sets[0]
+    assert not [k for k in metric_sets[0] if re.search(r"_20\d\d$", k)]
+
+
+def _chromium(tmp_path, *args: str, height: int = 900) -> str:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'prof'}",
+             "--virtual-time-budget=10000", f"--window-size=1400,{height}"]
+    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=90).stdout
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium) — browser check skipped")
 def test_browser_renders_run_names(server, tmp_path):
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'prof'}",
-             "--virtual-time-budget=10000", "--window-size=1400,900"]
     shot = Path(os.environ.get("FANPIN_UI_SCREENSHOT", tmp_path / "runs.png"))
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", server["url"]], capture_output=True, text=True, timeout=60).stdout
+    dom = _chromium(tmp_path, "--dump-dom", server["url"])
     for model in server["res"].run_ids:
-        assert f"backtest · {model} · " in dom, f"run of {model} not in the rendered page"
-    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", server["url"]], capture_output=True, timeout=60)
+        assert f"backtest · {model} · 150户 · relapse · " in dom, f"run of {model} not in the rendered page"
+    _chromium(tmp_path, f"--screenshot={shot}", server["url"])
+    assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium) — browser check skipped")
+def test_compare_view_shows_three_models_and_headline_metrics_first(server, tmp_path):
+    """The page "Compare" opens for the three backtest runs: headline metrics on top and in the plot."""
+    from fanpin_risk.tracking import primary_metrics
+
+    ids = server["res"].run_ids
+    exp = re.search(r"experiments/(\d+)", server["url"]).group(1)
+    url = (f"{server['base']}/#/compare-runs?runs={urllib.parse.quote(json.dumps(list(ids.values())))}"
+           f"&experiments={urllib.parse.quote(json.dumps([exp]))}")
+    dom = _chromium(tmp_path, "--dump-dom", url, height=2600)
+    assert "Comparing 3 Runs" in dom, dom[-2000:]
+    for model in ids:
+        assert f"backtest · {model} · 150户 · relapse · " in dom, f"{model} missing from the compare view"
+        assert f">{model}<" in dom  # the model tag row
+    head = primary_metrics()
+    # the metrics table, in the order shown: one "Plot chart" link per metric
+    shown = re.findall(r'title="Plot chart" href="[^"]*">([^<]+)<', dom)
+    assert shown[:4] == sorted(head), shown[:8]
+    assert len(shown) > 4 and not set(shown[4:]) & set(head)  # the table scrolls: later rows render on demand
+    # the parallel-coordinates plot starts on the first headline metric, not on a count
+    assert f'selection-item-content">{head[0]}<' in dom
+    shot = Path(os.environ.get("FANPIN_UI_COMPARE_SCREENSHOT", tmp_path / "compare.png"))
+    _chromium(tmp_path, f"--screenshot={shot}", url, height=2600)
     assert shot.is_file() and shot.stat().st_size > 10_000
 
 
