@@ -288,8 +288,10 @@ plt.show()
     md('''
 ## The same runs in MLflow
 
-Each model's backtest is one run, named `backtest · <model> · <date time>` and tagged `kind`, `model`, `label`, with
-the same metric names for every model (`pooled_*`, and per year `roc_auc_2023` … or `roc_auc` with step = year).
+Each model's backtest is one run, named `backtest · <model> · <households>户 · <label> · <date time>` and tagged
+`kind`, `model`, `label`, with the same metric names for every model: the headline pooled metrics first
+(`a_pr_auc`, `a_recall_at_10pct`, `a_brier`, `a_roc_auc`), all pooled metrics as `pooled_*`, and per year the plain
+names (`roc_auc`, `brier`, …) with step = year.
 
 To look at them, run in a terminal from the project folder:
 
@@ -310,8 +312,8 @@ exp = client.get_experiment_by_name("fanpin_risk")
 runs = client.search_runs([exp.experiment_id], filter_string="tags.kind = 'backtest'",
                           order_by=["attributes.start_time DESC"], max_results=3)
 pd.DataFrame([{"run": r.info.run_name, "model": r.data.tags["model"], "run_id": r.info.run_id,
-               "pooled_pr_auc": r.data.metrics.get("pooled_pr_auc"),
-               f"pooled_recall_at_{tag}": r.data.metrics.get(f"pooled_recall_at_{tag}")} for r in runs]).round(3)
+               "a_pr_auc": r.data.metrics.get("a_pr_auc"),
+               f"a_recall_at_{tag}": r.data.metrics.get(f"a_recall_at_{tag}")} for r in runs]).round(3)
 '''),
     code('''
 from fanpin_risk.tracking import run_url

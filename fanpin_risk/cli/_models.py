@@ -19,6 +19,8 @@ from fanpin_risk.panel import as_panel as _as_panel
 from fanpin_risk.simulate import simulate
 from fanpin_risk.tracking import CHAMPION, check_alias, set_alias, store_uris
 
+from ._common import print_table
+
 console = Console()
 
 
@@ -50,7 +52,7 @@ def train(
         check_alias(alias)  # before minutes of training
     if default:
         res = build(households, seed, log_to_mlflow=mlflow)
-        console.print(str(res["backtest"]))
+        print_table(console, res["backtest"].summary(), "backtest of the default model's data")
         console.print(f"wrote {models_dir() / 'default'} and MODEL_CARD.md in {time.perf_counter() - t0:.0f} s")
         _print_registered(res["model"], alias or (CHAMPION if mlflow else None))
         return
@@ -62,6 +64,8 @@ def train(
     ins = m.metadata["metrics_in_sample"]
     console.print(f"[green]✓[/] {model} trained on {m.metadata['n_train_rows']:,} rows of {m.metadata['train_years']} "
                   f"(in-sample ROC AUC {ins['roc_auc']:.3f}) → [bold]{out}[/] ({time.perf_counter() - t0:.1f} s)")
+    console.print(f"  use it: fanpin-risk score EXPORT.xlsx --model {out}   (without --model the packaged default is used)",
+                  soft_wrap=True, markup=False, highlight=False)
     _print_registered(m, None)
 
 
@@ -101,5 +105,5 @@ def backtest(
         tab.to_csv(out / f"{name}.csv", index=False, encoding="utf-8-sig")
     for name, fig in res.figures.items():
         fig.savefig(out / f"{name}.png", dpi=110, bbox_inches="tight")
-    console.print(str(res))
+    print_table(console, res.summary(), "rolling-origin backtest (pooled = all test years)")
     console.print(f"tables and figures → [bold]{out}[/] ({time.perf_counter() - t0:.0f} s)")

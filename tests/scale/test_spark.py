@@ -32,7 +32,10 @@ def test_spark_apply_in_pandas_equals_in_memory(tmp_path, monkeypatch):
     # Spark's Python workers must run the interpreter that has fanpin_risk and mlflow
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
     monkeypatch.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
-    ml = tracking._setup()
+    import mlflow as ml
+
+    tracking.use_store()
+    ml.set_experiment(tracking.EXPERIMENT)
     model = fanpin_risk.load_model()
     with ml.start_run() as run:
         tracking.log_model(ml, model)
