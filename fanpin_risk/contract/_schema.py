@@ -89,20 +89,112 @@ def fields_of_type(kind: str, table: Table = "household_year") -> list[str]:
     return list(f.loc[f["type"] == kind, "field"])
 
 
-_UNIT_SUFFIX = re.compile(r"\((元|月|人|岁|亩|公里|km|万元|元/人|元/年)\)$")
+#: Characters that show in no header but come with copied text: BOM, zero-width
+#: spaces and joiners, word joiner, soft hyphen, direction marks.
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060\u00ad\u200e\u200f\u180e"), None)
+#: Brackets and dots that NFKC leaves alone, mapped to the ones the contract writes.
+_BRACKETS = str.maketrans({"[": "(", "]": ")", "【": "(", "】": ")", "〔": "(", "〕": ")", "〖": "(", "〗": ")",
+                           "「": "(", "」": ")", "『": "(", "』": ")", "・": "·", "•": "·"})
+# Excel writes a carriage return inside a cell as this escape when openpyxl reads it raw.
+_XML_CR = re.compile(r"_x000[dDaA]_")
+#: Required-field markers at either end of a header (*户编号, 户编号*, ※户编号, 户编号(必填)).
+_MARKER = re.compile(r"^(?:[*※★☆#:]|\((?:必填|必填项|\*)\))+|(?:[*※★☆:]|\((?:必填|必填项|\*)\))+$")
 
 
-def normalize_header(name: object) -> str:
-    """Normalise a column header for matching.
+def _unit_spellings() -> tuple[str, ...]:
+    """Units of ``data_schema/units.csv``, normalised as headers are, longest first."""
+    with (schema_dir() / "units.csv").open(encoding="utf-8", newline="") as fh:
+        units = {_plain_header(r["unit"]) for r in csv.DictReader(fh)}
+    return tuple(sorted(units, key=len, reverse=True))
 
-    Full-width characters become half-width (NFKC), white space and a trailing
-    unit in brackets such as ``（元）`` are removed, and Latin letters are
-    lower-cased, so ``"人均纯收入（元）"`` and ``"人均纯收入"`` match.
+
+@lru_cache(maxsize=1)
+def _unit_suffix() -> re.Pattern:
+    """A unit at the end of a normalised header: ``(万元)``, ``(单位:万元)``, ``单位:万元``, ``/万元``."""
+    alt = "|".join(re.escape(u) for u in _unit_spellings())
+    return re.compile(rf"(?:\((?:单位:?)?({alt})\)|[,;]?单位:?({alt})|/({alt}))$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    """The Traditional → Simplified converter, built on first use (it loads a dictionary, ~0.1 s)."""
+    # imported here: most inputs never need it, and ``import fanpin_risk`` stays light
+    from opencc_purepy import OpenCC
+
+    return OpenCC("t2s")
+
+
+def _simplified_only(s: str) -> bool:
+    """Whether ``s`` is all GB2312 (simplified characters): then no converter is loaded for it.
+
+    Traditional characters (戶, 編, 數) lie outside GB2312, so this cheap test lets
+    simplified headers and cells, nearly all of them, skip the converter.
     """
-    s = unicodedata.normalize("NFKC", str(name)).strip()
-    s = re.sub(r"\s+", "", s)
-    s = _UNIT_SUFFIX.sub("", s)
-    return s.lower()
+    try:
+        s.replace("·", "").encode("gb2312")  # the middle dot of 元/人·年 is no Han character
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _plain_header(text: str) -> str:
+    """``text`` without invisible characters, as NFKC, in simplified characters, without white space or brackets of other kinds."""
+    s = unicodedata.normalize("NFKC", text.translate(_INVISIBLE))
+    if not s.isascii() and not _simplified_only(s):
+        s = _t2s().convert(s)
+    s = _XML_CR.sub("", s)
+    return re.sub(r"\s+", "", s).translate(_BRACKETS)
+
+
+@lru_cache(maxsize=8192)
+def _split_header(text: str) -> tuple[str, str | None]:
+    """(matching key, unit written in the header or None) of a header's text."""
+    s = _MARKER.sub("", _plain_header(text))
+    unit = None
+    m = _unit_suffix().search(s)
+    if m and m.start() > 0:  # a header that is only a unit ("元") is not stripped to nothing
+        unit = next(g for g in m.groups() if g).lower()
+        s = _MARKER.sub("", s[: m.start()])
+    return s.lower(), unit
+
+
+def normalize_header(name: object, *, unit: bool = False) -> str | tuple[str, str | None]:
+    """Normalise a column header for matching, as people write headers.
+
+    Invisible characters (BOM, zero-width spaces and joiners) are removed anywhere,
+    full-width characters become half-width (NFKC), traditional characters
+    simplified (戶編號 → 户编号), white space and line breaks removed, 【】〔〕[] read
+    as brackets, required-field markers at either end removed (``*``, ``※``,
+    ``(必填)``), a trailing unit of ``data_schema/units.csv`` removed (``（万元）``,
+    ``(单位：万元)``, ``单位：万元``, ``/万元``), and Latin letters lower-cased.
+
+    Parameters
+    ----------
+    name : object
+        The header (anything else is read as ``str(name)``).
+    unit : bool, default False
+        Also return the unit the header carries, spelt as in ``units.csv``.
+
+    Returns
+    -------
+    str or (str, str or None)
+        The matching key; with ``unit=True`` the key and the unit (None when the
+        header names none).
+
+    Notes
+    -----
+    Each distinct header is normalised once (cached): headers are few, so this
+    costs nothing per row.
+
+    Examples
+    --------
+    >>> normalize_header("人均纯收入（元）"), normalize_header("*戶編號\\u200b")
+    ('人均纯收入', '户编号')
+    >>> normalize_header("工资性收入【单位：万元】", unit=True)
+    ('工资性收入', '万元')
+    """
+    key, u = _split_header(str(name))
+    return (key, u) if unit else key
 
 
 @lru_cache(maxsize=None)
@@ -489,3 +581,34 @@ def output_headers(output: str = "ranked_list") -> dict[str, str]:
     """Field → Chinese header of an output table, in column order."""
     t = output_columns(output)
     return dict(zip(t["field"], t["header_zh"]))
+
+
+#: Values shown in Chinese in cadre-facing tables (statuses, levels, booleans).
+_ZH_VALUES = {"scored": "已评分", "unscorable": "无法评分", "not_in_year": "评分年度无记录",
+              "error": "错误", "warning": "警告", True: "是", False: "否"}
+
+
+def to_chinese(df: pd.DataFrame, *outputs: str, extra: dict[str, str] | None = None) -> pd.DataFrame:
+    """A table for county and village staff: Chinese headers from ``output_columns.csv`` and Chinese values.
+
+    Columns named in the outputs (looked up in order) or in ``extra`` are renamed;
+    status, level and yes/no values are written in Chinese. Other columns keep
+    their names.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = to_chinese(pd.DataFrame({"row": [3], "level": ["warning"]}), "validation_issues")
+    >>> list(t.columns), t.iloc[0, 1]
+    (['行号', '级别'], '警告')
+    """
+    names: dict[str, str] = {}
+    for o in outputs:
+        for f, h in output_headers(o).items():
+            names.setdefault(f, h)
+    names.update(extra or {})
+    out = df.copy()
+    for c in out.columns:
+        if c in ("status", "level") or str(out[c].dtype) == "boolean" or out[c].dtype == bool:
+            out[c] = out[c].map(lambda v: _ZH_VALUES.get(v, v) if not (isinstance(v, float) and v != v) else v)
+    return out.rename(columns={c: names[c] for c in out.columns if c in names})

@@ -28,7 +28,7 @@ import pandera.pandas as pa
 
 from fanpin_risk.contract import _privacy as privacy
 from fanpin_risk.contract import _schema as contract
-from fanpin_risk.contract._schema import schema_dir
+from fanpin_risk.contract._schema import schema_dir, to_chinese
 from fanpin_risk.errors import ContractError, MissingLineError
 
 __all__ = ["validate", "ValidationReport", "RULES", "build_schema"]
@@ -151,9 +151,11 @@ class ValidationReport:
         return out.sort_values(["level", "count"], key=lambda s: s.map(order) if s.name == "level" else -s,
                                kind="stable").reset_index(drop=True)
 
-    def to_frame(self) -> pd.DataFrame:
-        """Copy of :attr:`issues` (for writing to CSV)."""
-        return self.issues.copy()
+    def to_frame(self, headers: str = "en") -> pd.DataFrame:
+        """Copy of :attr:`issues` for writing: English names, or ``headers="zh"`` for county staff (中文表头和级别)."""
+        if headers not in ("en", "zh"):
+            raise ValueError(f"headers must be 'en' or 'zh', got {headers!r}")
+        return self.issues.copy() if headers == "en" else to_chinese(self.issues, "validation_issues")
 
     def row_flags(self, levels: tuple[str, ...] = ("warning",)) -> pd.Series:
         """Per row of the canonical frame: sorted list of the rule ids of ``levels`` raised on it.

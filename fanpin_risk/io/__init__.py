@@ -18,6 +18,17 @@ Household fields on member rows
     ``source`` is None (first non-empty value; 享受低保 / 特困供养: any member) and
     otherwise fill absent or empty household fields.
 
+Merged member keys
+    户编号 (and 年度) merged over a household's member rows are filled down within
+    each block (a note counts them); rows that cannot be filled are flagged
+    ``member_key_missing``. Member keys that match no household key give one
+    ``member_key_mismatch`` issue ("leading zeros?" when stripping zeros matches).
+
+Personal data
+    Decided per key column (≥ 70 % identifier-looking values: every value hashed)
+    and per other column (PII by header or content: dropped, never copied into the
+    report); see ``docs/reading.md``.
+
 Member aggregation
     Fills household fields that are missing; when both exist and disagree the
     household value is kept and a ``member_mismatch`` warning is given.

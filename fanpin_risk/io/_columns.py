@@ -16,11 +16,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fanpin_risk import contract
+from fanpin_risk.errors import ContractError
 
 from ._context import _Ctx
 from ._pii import _pii_numbers
-from ._values import (_PARSERS, _PLAIN_NUMBER, _isna_text, _kind, _na_mask, _np, _parse_strings, _take,
-                      _take_str, _text_codes, _to_float)
+
+#: No amount or count of a household reaches this; a number this large is a personal identifier.
+PII_MAGNITUDE = 1e14
+from ._values import (_PARSERS, _PLAIN_NUMBER, _fitting_units, _isna_text, _kind, _na_mask, _np, _own_unit,
+                      _parse_strings, _take, _take_str, _text_codes, _to_float, _unit_factor)
 
 _KIND_HINT = {
     "number": "a number such as 1200 or 1,200元",
@@ -31,6 +35,8 @@ _KIND_HINT = {
     "category": "a code value",
 }
 _NO_ROWS = np.array([], dtype=np.intp)
+#: How the reading steps key member-sheet headers in ``ctx.header_map``.
+_MEMBER_KEY = "member table: "
 
 
 def _clean(df: pd.DataFrame, table: str, label: str, ctx: _Ctx, *, prefix: str = "", member: bool = False,
@@ -39,28 +45,94 @@ def _clean(df: pd.DataFrame, table: str, label: str, ctx: _Ctx, *, prefix: str =
 
     With ``canonical_text`` the string and category columns read from text come back
     as ``str`` (their canonical dtype, built without a Python string per row) instead
-    of object holding str and NaN; the values are the same.
+    of object holding str and NaN; the values are the same. Numbers whose header
+    names a unit (``工资性收入（万元）``) are scaled to the contract's unit.
     """
     frows = {r.field: r for r in contract.fields(table).itertuples()}
+    units = _unit_headers(ctx, table, label)
     for col in list(df.columns):
         fname = col[len(prefix):] if prefix and col.startswith(prefix) else col
         if fname not in frows or (prefix and not col.startswith(prefix)):
             continue
-        kind = _kind(frows[fname])
-        s = df[col]
-        if kind in ("number", "integer") and s.dtype.kind in "iuf":
-            df[col] = _clean_numbers(s, df, fname, kind, member, ctx)
-            continue
-        if kind == "boolean" and s.dtype in ("bool", "boolean"):
-            df[col] = s.astype("boolean")
-            continue
-        out, pii, bad, shown = _parse_column(s, kind, canonical_text)
-        for p in pii:
-            _bad(ctx, df, df.index[p], fname, "***", kind, member, pii=True)
-        for p in bad:
-            _bad(ctx, df, df.index[p], fname, shown.iat[p], kind, member)
-        df[col] = pd.Series(out, index=df.index)
+        raw = df[col]
+        df[col] = _clean_column(raw, df, fname, _kind(frows[fname]), member, canonical_text, ctx)
+        if fname in units and frows[fname].unit not in ("", "YYYYMM"):
+            df[col] = _to_contract_unit(df[col], raw, *units[fname], frows[fname], table, label, ctx)
     return df
+
+
+def _clean_column(s: pd.Series, df: pd.DataFrame, fname: str, kind: str, member: bool, canonical_text: bool,
+                  ctx: _Ctx) -> pd.Series:
+    """Raw column ``s`` of field ``fname`` parsed as ``kind``; its unreadable and PII-looking cells recorded."""
+    if kind in ("number", "integer") and s.dtype.kind in "iuf":
+        return _clean_numbers(s, df, fname, kind, member, ctx)
+    if kind == "boolean" and s.dtype in ("bool", "boolean"):
+        return s.astype("boolean")
+    out, pii, bad, shown = _parse_column(s, kind, canonical_text)
+    for p in pii:
+        _bad(ctx, df, df.index[p], fname, "***", kind, member, pii=True)
+    for p in bad:
+        _bad(ctx, df, df.index[p], fname, shown.iat[p], kind, member)
+    return pd.Series(out, index=df.index)
+
+
+def _unit_headers(ctx: _Ctx, table: str, label: str) -> dict[str, tuple[str, str]]:
+    """Field → (raw header, unit) for the columns of ``label`` whose header names a unit.
+
+    Read from ``ctx.header_map``, which the reading steps fill before parsing:
+    household headers as written, member-sheet headers behind ``"member table: "``
+    mapped to ``"member.<field>"`` or, for household fields on member rows,
+    ``"hh:<field>"``. Each header is normalised once (cached), so this is per column.
+    """
+    on_member = label.startswith("member")
+    want = "member." if table == "member" else ("hh:" if on_member else "")
+    out = {}
+    for key, val in ctx.header_map.items():
+        if key.startswith(_MEMBER_KEY) != on_member or not val.startswith(want):
+            continue
+        raw = key[len(_MEMBER_KEY):] if on_member else key
+        unit = contract.normalize_header(raw, unit=True)[1]
+        if unit is not None:
+            out[val[len(want):].lstrip("!")] = (raw, unit)
+    return out
+
+
+def _to_contract_unit(vals: pd.Series, raw: pd.Series, header: str, unit: str, frow: Any, table: str,
+                      label: str, ctx: _Ctx) -> pd.Series:
+    """Parsed values of a column whose header is in ``unit``, in the contract's unit (with a note).
+
+    Cells written with a unit of their own ("2.9万", "29554元") were read in that
+    unit and stay as they are. A unit that cannot measure the field (亩 on an
+    income) stops the read: every value of the column would be wrong. A unit of
+    the right quantity but per person where the field is per household (or the
+    reverse) is read with a note: which one is meant, only the county knows.
+    """
+    factor, exact = _unit_factor(unit, frow.unit)
+    if factor is not None and not exact:
+        ctx.notes.append(f"{label}: column {header!r} is in {unit} but {frow.field} is in {frow.unit}; the values "
+                         "are read as the contract's (check that the column holds what the field means)")
+    if factor is None:
+        zh = contract.zh_headers(table).get(frow.field, "")
+        raise ContractError(
+            f"{label}: column {header!r} is in {unit}, which cannot measure {frow.field} ({zh}), a field in "
+            f"{frow.unit}; put the unit of its values in the header ({', '.join(_fitting_units(frow.unit)[:6])}) "
+            "or check that the column is the one meant"
+        )
+    if factor == 1:
+        return vals
+    own = _own_unit(raw) & vals.notna().to_numpy()
+    scale = vals.notna().to_numpy() & ~own
+    num = vals.astype("float64")
+    # 0.07 万元 is 700 yuan, not 700.0000000000001: no export holds finer than a millionth
+    out = num.where(~scale, (num * factor).round(6))
+    if frow.type == "integer":
+        out = pd.Series(pd.array(out.round(), dtype="Int64"), index=vals.index)
+    ctx.notes.append(
+        f"{label}: column {header!r} is in {unit}: {int(scale.sum())} value(s) multiplied by {factor:g} to "
+        f"{frow.field} in {frow.unit}" + (f"; {int(own.sum())} value(s) written with their own unit read as written"
+                                          if own.any() else "")
+    )
+    return out
 
 
 def _clean_numbers(s: pd.Series, df: pd.DataFrame, fname: str, kind: str, member: bool, ctx: _Ctx) -> pd.Series:
@@ -113,6 +185,12 @@ def _parse_distinct(uniq: pa.Array | pa.ChunkedArray, kind: str) -> tuple[np.nda
         todo &= ~pii
         plain = todo & _np(pc.match_substring_regex(uniq, _PLAIN_NUMBER))
         vals[plain] = _to_float(uniq.filter(pa.array(plain)))
+        # 15+ digits in an amount or count field is an ID-card number (a wrong check digit included), not money
+        big = plain & (np.abs(np.nan_to_num(vals, nan=0.0)) >= PII_MAGNITUDE)
+        pii |= big
+        vals[big] = np.nan
+        plain &= ~big
+        todo &= ~big
         if kind == "integer":  # as _parse_integer: whole and within int64
             bad = plain & ~(np.isfinite(vals) & (vals == np.trunc(vals)) & (np.abs(vals) < 2.0**63))
             vals[bad] = np.nan
@@ -161,9 +239,14 @@ def _parse_objects(s: pd.Series, kind: str) -> tuple[Any, np.ndarray, np.ndarray
             pii_vals.add(u)
             continue
         try:
-            lookup[u] = parser(u)
+            v = parser(u)
         except (ValueError, TypeError, OverflowError):
             bad.add(u)
+            continue
+        if kind in ("number", "integer") and v is not None and not pd.isna(v) and abs(float(v)) >= PII_MAGNITUDE:
+            pii_vals.add(u)  # as in _parse_distinct: an ID-card number in a number field
+            continue
+        lookup[u] = v
     pii_rows = np.flatnonzero(((~na) & obj.isin(list(pii_vals))).to_numpy()) if pii_vals else np.array([], dtype=int)
     bad_rows = np.flatnonzero(((~na) & obj.isin(list(bad))).to_numpy()) if bad else np.array([], dtype=int)
     out = obj.where(~na, None).map(lookup) if lookup else pd.Series(None, index=obj.index, dtype=object)

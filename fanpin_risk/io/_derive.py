@@ -11,6 +11,7 @@ from fanpin_risk import contract
 from fanpin_risk.errors import ContractError, MissingLineError
 
 from ._context import _Ctx
+from ._headers import _closest_hint
 
 
 def _set_province(hh: pd.DataFrame, province: str | None, ctx: _Ctx) -> pd.DataFrame:
@@ -36,7 +37,7 @@ def _require_fields(hh: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
         accepted = ", ".join([zh[f], f, *contract.fields().set_index("field").at[f, "aliases"]])
         fix = ("add the column or pass members= to derive it from the member sheet" if f == "household_size"
                else f"add the column (accepted headers: {accepted})")
-        msg = f"required field {f} ({zh[f]}) is missing; {fix}"
+        msg = f"required field {f} ({zh[f]}) is missing{_closest_hint(f, ctx.unknown)}; {fix}"
         if ctx.errors == "raise":
             raise ContractError(msg)
         ctx.issue(field=f, value=None, rule="missing_column", level="error", message=msg)

@@ -4,11 +4,19 @@ The contract's own headers and aliases come from ``data_schema/<table>.csv`` (th
 :func:`fanpin_risk.contract.header_map`). Headers that do not name a field directly
 (an inverse yes/no question, a member's birth date) are listed in
 ``data_schema/header_aliases.csv``.
+
+Headers are compared as :func:`fanpin_risk.contract.normalize_header` writes them
+(traditional characters, markers such as ``*``, invisible characters, line breaks,
+brackets and units taken care of). On top of that a trailing bracket is optional,
+and so is a trailing 数 for a number field (家庭人口 / 家庭人口数 in two years'
+exports). A header over several levels (MultiIndex columns) is read as one level.
+When a required field is absent, :func:`_closest_hint` names the nearest headers.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import re
 from functools import lru_cache
 from typing import Any
@@ -25,6 +33,8 @@ from ._values import _isna, _looks_numeric
 _SCAN_ROWS = 30
 _MIN_MATCH = 3
 _MEANINGS = ("negation", "birth_date")
+#: What pandas puts in an empty cell of a header over several levels.
+_LEVEL_FILLER = re.compile(r"Unnamed: \d+_level_\d+|")
 
 
 @lru_cache(maxsize=None)
@@ -67,17 +77,36 @@ def _match_header(h: Any, table: str) -> str | None:
     """Contract field for raw header ``h`` (or ``"!" + field`` for an inverse header)."""
     if _isna(h):
         return None
-    key = contract.normalize_header(h)
+    return _match_key(contract.normalize_header(h), table)
+
+
+@lru_cache(maxsize=8192)
+def _match_key(key: str, table: str) -> str | None:
+    """Field (``"!" + field`` inverse) for a normalised header, by the rules of :func:`_match_header`.
+
+    In order: the key itself; the key without a trailing bracket (``家庭人口数（含外出）``);
+    an inverse header. Then a trailing 数 is optional for a number field
+    (家庭人口 and 家庭人口数 are one header in two years' exports), never for a
+    yes/no or code field (低保户数 is not 低保户).
+    """
     hm = contract.header_map(table)
-    if key in hm:
-        return hm[key]
     stripped = re.sub(r"\(.*\)$", "", key)
-    if stripped in hm:
-        return hm[stripped]
+    for k in (key, stripped):
+        if k in hm:
+            return hm[k]
     for name, f in _inverse(table):
         if key == name or stripped == name:
             return "!" + f
+    for k in dict.fromkeys((key, stripped)):
+        alt = k[:-1] if k.endswith("数") else k + "数"
+        if alt in hm and hm[alt] in _numeric_fields(table):
+            return hm[alt]
     return None
+
+
+@lru_cache(maxsize=None)
+def _numeric_fields(table: str) -> frozenset[str]:
+    return frozenset(contract.fields_of_type("integer", table) + contract.fields_of_type("number", table))
 
 
 def _birth_column(columns: list) -> Any:
@@ -141,6 +170,11 @@ def _fits(other: list, om: list[bool], match: list[bool], below: bool) -> bool:
 def _map_headers(df: pd.DataFrame, table: str, label: str, ctx: _Ctx,
                  extra_table: str | None = None) -> tuple[dict[str, str], list[str]]:
     """raw column → field (``"!f"`` inverse, ``"hh:f"`` household field on a member sheet); unknown columns."""
+    if isinstance(df.columns, pd.MultiIndex):
+        # the reader's own copy of the table: its columns can be renamed in place
+        df.columns = _flat_columns(df.columns, table, extra_table)
+        ctx.notes.append(f"{label}: header of {df.columns.size} column(s) over several levels read as one "
+                         "level (the level that names a contract field, else the levels joined)")
     mapping: dict[str, str] = {}
     unknown: list[str] = []
     taken: set[str] = set()
@@ -165,3 +199,53 @@ def _map_headers(df: pd.DataFrame, table: str, label: str, ctx: _Ctx,
             del mapping[col]
             unknown.append(col)
     return mapping, unknown
+
+
+def _flat_columns(columns: pd.MultiIndex, table: str, extra_table: str | None) -> list[str]:
+    """One name per column of a header over several levels (``read_excel(header=[0, 1])``).
+
+    The levels joined are the name when they name a contract field (致贫返贫风险
+    over 2); else the deepest level that names one (group titles such as 收入情况
+    above 工资性收入 fall away); else the levels joined by "/". Names left equal
+    get ".1", ".2", ... as repeated headers do.
+    """
+    tables = (table,) if extra_table is None else (table, extra_table)
+    names = []
+    for col in columns:
+        parts = [str(p).strip() for p in col if not _isna(p) and not _LEVEL_FILLER.fullmatch(str(p).strip())]
+        cands = ["".join(parts), *reversed(parts)]
+        name = next((c for c in cands if any(_match_header(c, t) is not None for t in tables)), "/".join(parts))
+        names.append(name or "unnamed")
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        k = seen.get(n, 0)
+        seen[n] = k + 1
+        out.append(n if k == 0 else f"{n}.{k}")
+    return out
+
+
+def _closest_headers(field: str, headers: list, table: str = "household_year", n: int = 3) -> list[str]:
+    """Headers of the file closest to the accepted headers of ``field`` (for "is missing" messages).
+
+    Compared as normalised headers (:func:`fanpin_risk.contract.normalize_header`),
+    with :func:`difflib.get_close_matches`; the raw headers are returned, best first.
+    """
+    row = contract.fields(table).set_index("field").loc[field]
+    wanted = {contract.normalize_header(h) for h in (field, row.zh_header, *row.aliases)}
+    by_key: dict[str, str] = {}
+    for h in headers:
+        if not _isna(h):
+            raw = str(h).removeprefix("member table: ")  # how ctx.unknown lists member-sheet headers
+            by_key.setdefault(contract.normalize_header(raw), raw)
+    scores: dict[str, float] = {}
+    for w in wanted:
+        for k in difflib.get_close_matches(w, list(by_key), n=n, cutoff=0.5):
+            scores[k] = max(scores.get(k, 0.0), difflib.SequenceMatcher(None, w, k).ratio())
+    return [by_key[k] for k in sorted(scores, key=lambda k: -scores[k])[:n]]
+
+
+def _closest_hint(field: str, headers: list, table: str = "household_year") -> str:
+    """``"; closest headers in the file: a, b"`` for a missing ``field``, or ``""`` when none is close."""
+    near = _closest_headers(field, headers, table)
+    return f"; closest headers in the file: {', '.join(near)}" if near else ""

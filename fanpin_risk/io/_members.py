@@ -22,7 +22,7 @@ from ._columns import _clean
 from ._context import _Ctx
 from ._headers import _birth_column, _map_headers
 from ._pii import _Salt, _scrub_table
-from ._values import _isna
+from ._values import _isna, _na_mask
 
 #: Member labour-skill values that count as labour (弱劳动力或半劳动力 only with ``count_weak_labor``).
 LABOR_VALUES = ("技能劳动力", "普通劳动力")
@@ -36,7 +36,11 @@ _LABEL = "member table"
 def _with_members(hh: pd.DataFrame | None, mem_raw: pd.DataFrame, salt: _Salt, count_weak_labor: bool,
                   ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The household rows completed from the member rows (or built from them when ``hh`` is None), and the counts."""
+    if not len(mem_raw):
+        ctx.issue(field="member.household_id", value=None, rule="no_data_rows", level="warning",
+                  message=f"{_LABEL}: no data rows (a header only); nothing is derived from the member sheet")
     m, mmap, birth_id, birth = _member_rows(mem_raw, salt, ctx)
+    m = _fill_merged_keys(m, ctx)
     m, hh_cols = _clean_member_rows(m, mmap, ctx)
     if birth_id is not None:
         birth_id = birth_id.reindex(m.index)
@@ -78,6 +82,100 @@ def _member_rows(mem_raw: pd.DataFrame, salt: _Salt, ctx: _Ctx) -> tuple[pd.Data
             "each member row needs the household id and the year to be aggregated"
         )
     return m, mmap, birth_id, (mem_raw[birth_col] if birth_col is not None else None)
+
+
+# --------------------------------------------------------------------------- merged key cells
+def _fill_merged_keys(m: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    """Member rows with 户编号 (and 年度) filled down where a household's cells were merged or written once.
+
+    A merged cell is read as its first row's value and empty cells below it, so
+    the rows under a filled key belong to that household. A row that cannot take a
+    key from above (see :func:`_unclaimed`: before the first key, or a household
+    whose own key cell is empty) and a row left without a year are flagged, one
+    error per kind naming the data rows, and left out of the counts.
+    """
+    key_empty = _na_mask(m["household_id"]).to_numpy(dtype=bool)
+    year_empty = _na_mask(m["year"]).to_numpy(dtype=bool)
+    if not (key_empty.any() or year_empty.any()):
+        return m  # the usual file: two vectorised tests and nothing else
+    block = np.cumsum(~key_empty)  # rows under the same filled key; 0 before the first
+    lost = key_empty & _unclaimed(m, block, key_empty, year_empty)
+    fill = key_empty & ~lost
+    if fill.any():
+        m["household_id"] = m["household_id"].where(~key_empty).ffill().where(~lost)
+        ctx.notes.append(f"{_LABEL}: 户编号 (household_id) empty on {int(fill.sum())} member row(s) under a filled one "
+                         "(merged cells, or the key written once per household): filled down from the row above")
+    year_empty = _fill_year(m, year_empty & ~lost, ctx)
+    gone = lost | (year_empty & ~lost)
+    if gone.any():
+        _flag_lost_rows(lost, year_empty & ~lost, block, ctx)
+        m = m[~gone]
+    return m
+
+
+def _unclaimed(m: pd.DataFrame, block: np.ndarray, key_empty: np.ndarray, year_empty: np.ndarray) -> np.ndarray:
+    """Rows no filled key above can claim: a household whose own key cell is empty, not the one above it.
+
+    Before the first key; from a second 户主 of one year under a key on; from a
+    row whose (key above, year) another block already holds (the household above
+    has its rows of that year elsewhere) on. Past such a row the whole block is unclaimed.
+    """
+    year = m["year"].astype(object).where(~year_empty).groupby(block).ffill()  # a merged 年度 covers the rows below
+    ycode = pd.factorize(year.astype(str).where(year.notna(), "\x00"))[0]
+    out = np.zeros(len(m), dtype=bool)
+    if "relation" in m.columns:
+        rel = m["relation"].astype(object)
+        heads = [u for u in pd.unique(rel.dropna())
+                 if re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(u))) == "户主"]
+        head = rel.isin(heads).to_numpy(dtype=np.int64)
+        out |= pd.Series(head).groupby([block, ycode]).cumsum().to_numpy() >= 2
+    kcode = pd.factorize(m["household_id"].where(~key_empty).ffill().astype(str))[0]
+    pair = kcode.astype(np.int64) * (int(ycode.max()) + 2) + ycode
+    owner = pd.Series(block[~key_empty]).groupby(pair[~key_empty]).min()
+    own = pd.Series(pair).map(owner).to_numpy(dtype="float64")
+    out |= key_empty & ~np.isnan(own) & (own != block)
+    out = pd.Series(out).groupby(block).cummax().to_numpy(dtype=bool)
+    return out | (block == 0)
+
+
+def _fill_year(m: pd.DataFrame, year_empty: np.ndarray, ctx: _Ctx) -> np.ndarray:
+    """年度 filled down within each household's run of rows (in place); the rows still without a year."""
+    if not year_empty.any():
+        return year_empty
+    key = m["household_id"]
+    run = np.cumsum(np.r_[True, (key.iloc[1:].to_numpy() != key.iloc[:-1].to_numpy())
+                          | key.iloc[1:].isna().to_numpy()])
+    yr = m["year"].where(~year_empty)
+    filled = yr.groupby(run).ffill()
+    done = year_empty & filled.notna().to_numpy()
+    if done.any():
+        m["year"] = yr.where(~done, filled).where(~year_empty | done)
+        ctx.notes.append(f"{_LABEL}: 年度 (year) empty on {int(done.sum())} member row(s): filled down from the "
+                         "row above of the same household (merged cells)")
+    return year_empty & ~done
+
+
+def _flag_lost_rows(no_key: np.ndarray, no_year: np.ndarray, block: np.ndarray, ctx: _Ctx) -> None:
+    """One error per kind of member row that no household can take: which data rows, why and the fix."""
+    def rows(mask: np.ndarray) -> str:
+        pos = np.flatnonzero(mask) + 1
+        return ", ".join(str(int(p)) for p in pos[:10]) + (", ..." if len(pos) > 10 else "")
+
+    if no_key.any():
+        why = []
+        if (no_key & (block == 0)).any():
+            why.append("above the first filled 户编号")
+        if (no_key & (block > 0)).any():
+            why.append("under a filled key but of another household (a second 户主 of one year, or a year the "
+                       "household above has elsewhere): a household whose own key cell is empty")
+        ctx.issue(field="member.household_id", value=None, rule="member_key_missing", level="error",
+                  message=f"{_LABEL}: {int(no_key.sum())} member row(s) have no 户编号 (household_id) and none to take "
+                          f"from the rows above ({'; '.join(why)}; data row(s) {rows(no_key)} under the header): they "
+                          "are not counted in any household; fill 户编号 on these rows")
+    if no_year.any():
+        ctx.issue(field="member.year", value=None, rule="member_year_missing", level="error",
+                  message=f"{_LABEL}: {int(no_year.sum())} member row(s) have no 年度 (year) (data row(s) "
+                          f"{rows(no_year)} under the header): they are not counted in any household; fill 年度")
 
 
 def _clean_member_rows(m: pd.DataFrame, mmap: dict[str, str], ctx: _Ctx) -> tuple[pd.DataFrame, list[str]]:
@@ -255,10 +353,11 @@ def _merge_members(hh: pd.DataFrame, agg: pd.DataFrame, ctx: _Ctx) -> pd.DataFra
     keys = list(zip(hh["household_id"], hh["year"]))
     idx = pd.MultiIndex.from_tuples(keys, names=_KEY) if keys else None
     zh = contract.zh_headers()
-    in_members = pd.Series([k in agg.index for k in keys], index=hh.index, dtype=bool)
+    agg_keys = set(agg.index)  # a set: a MultiIndex lookup per row cost a second at 50,000 households
+    in_members = pd.Series([k in agg_keys for k in keys], index=hh.index, dtype=bool)
     if len(hh) and not in_members.all():
         ctx.notes.append(f"{int((~in_members).sum())} household row(s) have no member rows; their member-derived values stay as given")
-    n_orphan = len(set(agg.index) - set(keys))
+    n_orphan = len(agg_keys - set(keys))
     if n_orphan:
         ctx.notes.append(f"{n_orphan} household-year(s) in the member sheet have no household row and are ignored")
     for f in agg.columns:
@@ -269,7 +368,53 @@ def _merge_members(hh: pd.DataFrame, agg: pd.DataFrame, ctx: _Ctx) -> pd.DataFra
             ctx.notes.append(f"{f} ({zh[f]}) derived from the member sheet for all rows")
             continue
         _merge_field(hh, f, vals, zh, ctx)
+    if len(hh) and len(agg) and not in_members.all():
+        _key_mismatch(hh, agg, in_members, ctx)
     return hh
+
+
+def _key_mismatch(hh: pd.DataFrame, agg: pd.DataFrame, in_members: pd.Series, ctx: _Ctx) -> None:
+    """One issue when household ids of the two tables do not meet, with examples of each side.
+
+    Without it a key mismatch (leading zeros lost in one sheet, another coding)
+    shows as one "household_size empty" error per row, blaming the wrong thing.
+    The issue lists the (row, field) cells it explains under ``_covers``; the
+    report then drops the per-row ``required`` errors on them.
+    """
+    mem_ids = set(agg.index.get_level_values(0).dropna())
+    lonely = hh["household_id"][~in_members.to_numpy()]
+    hh_only = sorted({h for h in lonely.dropna() if h not in mem_ids}, key=str)
+    if not hh_only:
+        return  # the ids meet: only some years lack member rows (the notes say so)
+    hh_ids = set(hh["household_id"].dropna())
+    mem_only = sorted((h for h in mem_ids if h not in hh_ids), key=str)
+    if not mem_only:
+        return  # households without member rows, but no member rows without a household
+    zero = {_no_zeros(h) for h in hh_only} & {_no_zeros(h) for h in mem_only}
+    hint = (f" — leading zeros? {len(zero)} of them match once leading zeros are ignored (a sheet that stores "
+            "户编号 as a number drops them: format the column as text in both sheets)" if zero else "")
+    affected = hh.index[hh["household_id"].isin(hh_only).to_numpy()]
+    covers = [(i, f) for f in agg.columns if f in contract.required_fields()
+              for i in affected[hh.loc[affected, f].isna().to_numpy()]]
+    zh = contract.zh_headers()
+    empty = sorted({f for _, f in covers})
+    ctx.issue(field="household_id", value=None, rule="member_key_mismatch", level="error" if covers else "warning",
+              message=f"the member keys do not match the household keys: {len(hh_only)} household id(s) have no member "
+                      f"rows and {len(mem_only)} member-table id(s) have no household row (household table e.g. "
+                      f"{_examples(hh_only)}; member table e.g. {_examples(mem_only)}){hint}. "
+                      + (f"{', '.join(f'{f} ({zh[f]})' for f in empty)} therefore empty on {len(covers)} row(s). "
+                         if covers else "")
+                      + "Use the same 户编号 (household_id) in both tables")
+    ctx.issues[-1]["_covers"] = covers
+
+
+def _no_zeros(v: Any) -> str:
+    return str(v).strip().lstrip("0")
+
+
+def _examples(ids: list) -> str:
+    """Up to three ids for a message: hashed ids as they are, anything that looks personal masked."""
+    return ", ".join(str(contract.mask_value(v)) if not re.search(r"\d{11}", str(v)) else "***" for v in ids[:3])
 
 
 def _merge_field(hh: pd.DataFrame, f: str, vals: pd.Series, zh: dict[str, str], ctx: _Ctx) -> None:

@@ -6,9 +6,12 @@ above the header, a separate member sheet, and the value spellings county export
 use (是/否, √/×, "1,200元", "2021年3月", ...). It drops personal data, derives what
 the contract allows to derive and validates the result. See ``docs/reading.md``.
 
-Each step lives in its own module: ``_files`` (opening), ``_headers`` (header
-matching), ``_pii`` (privacy screening), ``_columns`` and ``_values`` (parsing),
-``_members`` (member sheet), ``_derive`` (completion) and ``_report``.
+Each step lives in its own module: ``_files`` (what a file really is, and every
+failure to open it as a ReadError), ``_textfile`` (encodings, line endings,
+delimiters), ``_sheets`` (workbook sheets, HTML saved as .xls), ``_rows`` (the
+header row, and the rows that are no households), ``_headers`` (header matching),
+``_pii`` (privacy screening), ``_columns`` and ``_values`` (parsing), ``_members``
+(member sheet), ``_derive`` (completion) and ``_report``.
 """
 
 from __future__ import annotations
@@ -52,17 +55,28 @@ def read_panel(
     Parameters
     ----------
     source : path, DataFrame or None
-        Household table: ``.xlsx/.xlsm/.xls`` (sheet chosen with ``sheet``, or the
-        sheet whose headers match the contract best), ``.csv/.txt`` (UTF-8, UTF-8
-        with BOM or GBK/GB18030, detected), ``.parquet`` or a DataFrame. Title rows
-        above the header are skipped (the header is the first row where at least
-        three cells are contract headers). ``None`` when ``members`` holds
-        household fields repeated on each member row.
+        Household table: ``.xlsx/.xlsm/.xls`` (an HTML page saved as .xls too),
+        ``.csv/.txt/.tsv`` (UTF-8, UTF-8 with BOM, GBK/GB18030 or UTF-16, detected;
+        comma, tab, semicolon or ``|`` separated; any line endings), ``.parquet``
+        (a file, or a dataset directory partitioned by year), or a DataFrame. The
+        content decides, not the name (a CSV saved as .xlsx is read as text). Title
+        rows above the header are skipped (the header is the first row where at
+        least three cells are contract headers); total rows (合计/小计/汇总),
+        footers (填表人, 审核人, 联系电话 ...), repeated header rows and block titles
+        are set aside wherever they stand, each flagged in the report with its row
+        number. ``None`` when ``members`` holds household fields repeated on each
+        member row.
     members : path, DataFrame or None
         Member table (one row per person and year), in any of the same forms.
     sheet, member_sheet : str or int, optional
         Sheet name or 0-based index of the household / member table; ``member_sheet``
-        alone reads the members from the workbook ``source``.
+        alone reads the members from the workbook ``source``. Without ``sheet``,
+        every sheet whose header is a household header is read and the sheets
+        stacked (one per year or per township; columns matched by field), each row's
+        sheet name in ``report.extras["_sheet"]``; a sheet named after a year
+        (``2023年``) gives that year to rows without one and warns (``sheet_year``)
+        about rows with another. Other sheets (说明, 汇总, a member sheet) are
+        skipped with a note.
     lines : path or DataFrame, optional
         Monitoring-line table (province, year, line); default ``data_schema/monitoring_lines.csv``.
     province : str, optional

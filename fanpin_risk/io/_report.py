@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fanpin_risk import contract
@@ -29,8 +30,10 @@ def _build_report(hh: pd.DataFrame, extras: pd.DataFrame | None, order: pd.Index
                   province: str | None, salt: _Salt, ctx: _Ctx) -> ValidationReport:
     """Validate ``hh`` and put the reading issues, mapping, dropped columns and notes in its report."""
     report = validate(hh, lines=lines, _province=province)
+    _note_unplaceable(hh, ctx)
     read_issues = _read_issues(hh, order, ctx)
-    report.issues = _concat_issues(read_issues, _without_parse_duplicates(report.issues, read_issues))
+    val = _without_covered(_without_parse_duplicates(report.issues, read_issues), order, ctx)
+    report.issues = _concat_issues(read_issues, val)
     report.dropped_columns = dict(ctx.dropped)
     report.unknown_columns = list(ctx.unknown)
     report.header_map = dict(ctx.header_map)
@@ -73,6 +76,54 @@ def _key_year(v):
         return int(float(str(v).strip().removesuffix("年")))
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _note_unplaceable(hh: pd.DataFrame, ctx: _Ctx) -> None:
+    """Say what becomes of rows that cannot be placed in the panel (no rows; no household id; no usable year).
+
+    Validation flags each such row; the note adds what scoring does with them, so
+    that a county's other households are not blamed for one empty cell.
+    """
+    if not len(hh):
+        ctx.issue(field="household_id", value=None, rule="no_data_rows", level="warning",
+                  message="no data rows: the table has a header but no rows under it; check the sheet or the export")
+        ctx.notes.append("no data rows: the frame is empty (a header only)")
+        return
+    hid = hh["household_id"]
+    no_id = hid.isna().to_numpy(dtype=bool)
+    if not no_id.all():
+        text = hid.astype("str")
+        no_id = no_id | (text.eq("") | text.str.isspace()).fillna(False).to_numpy(dtype=bool)
+    f = contract.fields().set_index("field")
+    yr = hh["year"].to_numpy(dtype="float64", na_value=np.nan)  # canonical Int64 by now
+    no_year = ~((yr >= f.at["year", "min"]) & (yr <= f.at["year", "max"])) & ~no_id
+    if not (no_id.any() or no_year.any()):
+        return
+    parts = [f"{int(m.sum())} without {what} (row(s) {_rows(m)})"
+             for m, what in ((no_id, "a household id (户编号)"), (no_year, "a usable year (年度)")) if m.any()]
+    ctx.notes.append(f"{int((no_id | no_year).sum())} row(s) cannot be placed in the panel: {'; '.join(parts)}. "
+                     "They are kept here and flagged; score() leaves them out (a household with no other row comes "
+                     "back unscorable, rows without an id are counted in score().attrs['rows_left_out'])")
+
+
+def _rows(mask: np.ndarray) -> str:
+    pos = np.flatnonzero(mask)
+    return ", ".join(str(int(p)) for p in pos[:10]) + (", ..." if len(pos) > 10 else "")
+
+
+def _without_covered(val: pd.DataFrame, order: pd.Index, ctx: _Ctx) -> pd.DataFrame:
+    """Validation issues less the ``required`` ones on cells a reading issue already explains (``_covers``).
+
+    A key mismatch between the household and member tables explains every empty
+    member-derived cell of the households concerned: one message, not one per row.
+    """
+    covers = [c for it in ctx.issues for c in it.get("_covers", ())]
+    if not (covers and len(val)):
+        return val
+    pos_of = {old: new for new, old in enumerate(order)}
+    cells = {(pos_of[r], f) for r, f in covers if r in pos_of}
+    hit = [(r, f) in cells for r, f in zip(val["row"], val["field"])]
+    return val[~((val["rule"] == "required") & pd.Series(hit, index=val.index))]
 
 
 def _without_parse_duplicates(val: pd.DataFrame, read_issues: pd.DataFrame) -> pd.DataFrame:

@@ -8,15 +8,20 @@ plain ASCII, with Arrow kernels instead of Python calls.
 
 from __future__ import annotations
 
+import csv
 import re
 import unicodedata
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from fanpin_risk import contract
+from fanpin_risk.errors import ContractError
 
 _NA = {"", "nan", "none", "null", "na", "n/a", "<na>", "nat", "-", "--", "—", "/", "\\"}
 _TRUE = {"是", "有", "已", "√", "✓", "✔", "对", "y", "yes", "true", "t", "1", "1.0"}
@@ -307,3 +312,83 @@ def _to_float(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
         return np.asarray(pc.cast(text, pa.float64()), dtype=np.float64)
     except pa.ArrowInvalid:  # out of range: float() gives ±inf
         return np.array([float(t) for t in text.to_pylist()], dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- units in headers
+#: Quantities a unit of ``data_schema/units.csv`` may measure (the first part of its base).
+_QUANTITIES = ("yuan", "persons", "months", "years", "mu", "km")
+#: Qualifiers after the quantity ("yuan/person/year"); a header's must fit the field's.
+_QUALIFIERS = ("person", "household", "year")
+# Values that carry a unit of their own ("1.2万", "3人") are read as written, not rescaled.
+_OWN_UNIT = "[\u4e00-\u9fff]"
+
+
+@lru_cache(maxsize=None)
+def _unit_rows() -> dict[str, tuple[tuple[float, str], ...]]:
+    """Unit (spelt as :func:`fanpin_risk.contract.normalize_header` returns it) → its (factor, base) rows.
+
+    A unit may be listed more than once (年: 12 months of a duration, 1 year of
+    age); the row whose base fits the field is used. A row that could not work
+    refuses the file: a typo would otherwise read values in the wrong unit.
+    """
+    path = contract.schema_dir() / "units.csv"
+    out: dict[str, list[tuple[float, str]]] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            q, *quals = r["base"].split("/")
+            try:
+                factor = float(r["factor"])
+            except ValueError:
+                factor = -1.0
+            # the spelling a header carries: the unit as it comes out of a header "x(unit)"
+            spelt = contract.normalize_header(f"x({r['unit']})", unit=True)[1]
+            if not factor > 0 or q not in _QUANTITIES or not set(quals) <= set(_QUALIFIERS) or spelt is None:
+                raise ContractError(f"{path.name}: row {r['unit']!r} needs a positive factor and a base "
+                                    f"of {', '.join(_QUANTITIES)} (optionally /{'/'.join(_QUALIFIERS)})")
+            out.setdefault(spelt, []).append((factor, r["base"]))
+    return {u: tuple(rows) for u, rows in out.items()}
+
+
+def _base_fits(base: str, contract_unit: str, *, exact: bool = True) -> bool:
+    """Whether values in ``base`` can be a field in ``contract_unit``.
+
+    The quantity must be the same (yuan, persons, months, ...). With ``exact``
+    the qualifiers must fit too: every contract money field is annual, so "/year"
+    may be left out of a header; a per-person header fits a per-person field, a
+    per-household one a field that is not per person.
+    """
+    q, *quals = base.split("/")
+    cq, *cquals = contract_unit.split("/")
+    allowed = set(cquals) | ({"household"} if "person" not in cquals else set())
+    return q == cq and (not exact or set(quals) <= allowed)
+
+
+def _unit_factor(unit: str, contract_unit: str) -> tuple[float | None, bool]:
+    """Factor taking values in header ``unit`` to ``contract_unit``, and whether the qualifiers fit.
+
+    The factor is None when the unit measures another quantity (亩 for an income);
+    ``False`` second means only the quantity fits (元/人/年 on a household total).
+    """
+    rows = _unit_rows().get(unit, ())
+    for exact in (True, False):
+        f = next((f for f, base in rows if _base_fits(base, contract_unit, exact=exact)), None)
+        if f is not None:
+            return f, exact
+    return None, False
+
+
+def _fitting_units(contract_unit: str) -> list[str]:
+    """Units of ``units.csv`` that a field in ``contract_unit`` accepts (for messages)."""
+    return [u for u, rows in _unit_rows().items() if any(_base_fits(b, contract_unit) for _, b in rows)]
+
+
+def _own_unit(s: pd.Series) -> np.ndarray:
+    """Per row of raw column ``s``: whether the cell is text with a unit of its own (a Han character)."""
+    if s.dtype.kind in "biufcmM":
+        return np.zeros(len(s), dtype=bool)
+    enc = _text_codes(s)
+    if enc is not None:
+        codes, uniq = enc
+        return _take(_np(pc.match_substring_regex(uniq, _OWN_UNIT)), codes, False)
+    pat = re.compile(_OWN_UNIT)
+    return np.array([isinstance(v, str) and pat.search(v) is not None for v in s], dtype=bool)

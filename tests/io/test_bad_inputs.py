@@ -451,3 +451,125 @@ def test_unsupported_file_type(tmp_path):
 def test_all_errors_are_fanpin_errors():
     for e in (ContractError, ReadError, MissingLineError, ModelError):
         assert issubclass(e, FanpinError)
+
+
+# --------------------------------------------------------------------------- county exports as they really arrive (issue 13)
+def _fake_id(seq: int) -> str:
+    """A synthetic 18-digit ID-card number (valid region, birth date and check digit)."""
+    body = f"5226011985{(seq % 12) + 1:02d}{(seq % 28) + 1:02d}{seq % 1000:03d}"
+    w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body + "10X98765432"[sum(int(a) * b for a, b in zip(body, w)) % 11]
+
+
+def test_keys_as_apostrophe_and_numeric_id_cells_are_all_hashed(sim, model, tmp_path):
+    hh, mem = (contract.export_frame(sim[0]).astype(object), contract.export_frame(sim[1], "member").astype(object))
+    ids = {h: _fake_id(i) for i, h in enumerate(sorted(hh["户编号"].unique()))}
+    hh["户编号"] = ["'" + ids[h] if i % 2 else ids[h] for i, h in enumerate(hh["户编号"])]  # Excel's text marker on half
+    mem["户编号"] = [ids[h] for h in mem["户编号"]]  # the member sheet types them plainly
+    path = tmp_path / "ids.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        hh.to_excel(xw, sheet_name="户", index=False)
+    df, rep = read_panel(path, members=mem)
+    assert df["household_id"].str.startswith("h_").all() and df["household_id"].nunique() == len(ids)
+    text = df.to_csv() + str(rep) + rep.issues.to_csv()
+    assert not any(v[:14] in text for v in ids.values())
+    accounted(df, model)
+
+
+def test_one_sheet_per_year_is_read_together_with_the_year_from_the_sheet(sim, model, tmp_path):
+    ex = contract.export_frame(sim[0])
+    path = tmp_path / "years.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        for y in YEARS:
+            ex[ex["年度"] == y].drop(columns=["年度"]).to_excel(xw, sheet_name=f"{y}年", index=False)
+    df, rep = read_panel(path)
+    assert len(df) == len(sim[0]) and sorted(df["year"].unique()) == list(YEARS)
+    assert accounted(df, model).attrs["year"] == max(YEARS)  # the latest year is scored, not the first sheet's
+
+
+def test_merged_household_key_cells_in_the_member_sheet_are_filled_down(sim, model, tmp_path):
+    mem = contract.export_frame(sim[1], "member").astype(object)
+    mem.loc[mem.duplicated(["户编号", "年度"]), "户编号"] = None  # what merged cells read as
+    df, rep = read_panel(sim[0], members=mem)
+    ref, _ = read_panel(sim[0], members=contract.export_frame(sim[1], "member"))
+    pd.testing.assert_series_equal(df["household_size"], ref["household_size"])
+    assert any("filled down" in n for n in rep.notes)
+    accounted(df, model)
+
+
+def test_footer_repeated_header_and_total_rows_are_flagged_not_households(zh, model, tmp_path):
+    rows = [list(zh.columns)] + to_rows(zh.iloc[:10]) + [list(zh.columns)] + to_rows(zh.iloc[10:])
+    rows.append(["合计", *[None] * (len(zh.columns) - 1)])
+    rows.append(["填表人：王某某", None, "联系电话：13900001111", *[None] * (len(zh.columns) - 3)])
+    xlsx(tmp_path / "messy.xlsx", rows)
+    df, rep = read_panel(tmp_path / "messy.xlsx", errors="warn")
+    assert len(df) == len(zh)
+    assert {"repeated_header", "total_row", "footer_row"} <= set(rep.issues["rule"])
+    text = str(rep) + rep.issues.to_csv() + " ".join(rep.notes)
+    assert "王某某" not in text and "13900001111" not in text
+    accounted(df, model)
+
+
+def test_wan_yuan_header_scales_the_values(zh, model):
+    raw = zh.copy()
+    raw["工资性收入（万元）"] = raw.pop("工资性收入").astype(float) / 10000
+    df, rep = read_panel(raw)
+    ref, _ = read_panel(zh)
+    np.testing.assert_allclose(df["income_wage"], ref["income_wage"], rtol=1e-9)
+    assert any("万元" in n for n in rep.notes)
+
+
+def test_cr_only_line_endings_and_semicolons_are_read(zh, model, tmp_path):
+    (tmp_path / "cr.csv").write_bytes(zh.to_csv(index=False, sep=";").replace("\n", "\r").encode("gbk"))
+    df, rep = read_panel(tmp_path / "cr.csv")
+    assert len(df) == len(zh)
+    accounted(df, model)
+
+
+def test_html_table_saved_as_xls_is_read(zh, model, tmp_path):
+    (tmp_path / "web.xls").write_text(zh.to_html(index=False), encoding="utf-8")
+    df, rep = read_panel(tmp_path / "web.xls")
+    assert len(df) == len(zh)
+
+
+def test_partitioned_parquet_directory_is_read_and_a_plain_directory_refused(sim, tmp_path):
+    sim[0].to_parquet(tmp_path / "ds", partition_cols=["year"])
+    df, _ = read_panel(tmp_path / "ds")
+    assert len(df) == len(sim[0]) and sorted(df["year"].unique()) == list(YEARS)
+    (tmp_path / "empty.csv").mkdir()
+    with pytest.raises(ReadError, match="empty.csv"):
+        read_panel(tmp_path / "empty.csv")
+
+
+def test_headers_with_traditional_characters_asterisks_and_zero_width_spaces(zh, model):
+    raw = zh.rename(columns={"户编号": "*戶編號", "家庭人口数": "家庭\u200b人口數", "年度": "\ufeff年度"})
+    df, _ = read_panel(raw)
+    ref, _ = read_panel(zh)
+    pd.testing.assert_frame_equal(df, ref)
+    with pytest.raises(ContractError, match="closest headers in the file: 农户序号"):
+        read_panel(zh.rename(columns={"户编号": "农户序号"}))
+
+
+def test_multiindex_frame_columns_are_matched(zh, model):
+    raw = zh.copy()
+    raw.columns = pd.MultiIndex.from_tuples([("基本信息", c) for c in zh.columns])
+    df, _ = read_panel(raw)
+    assert len(df) == len(zh) and df["household_id"].notna().all()
+
+
+def test_one_row_without_a_year_does_not_block_the_county(zh, model):
+    raw = zh.copy()
+    raw.loc[raw.index[0], "年度"] = None
+    df, rep = read_panel(raw, errors="warn")
+    s = accounted(df, model)
+    assert (s["status"] == "scored").sum() >= zh["户编号"].nunique() - 1
+
+
+def test_member_keys_that_lost_leading_zeros_get_one_message(sim):
+    hh = contract.export_frame(sim[0]).astype(object)
+    hh["户编号"] = "00" + hh["户编号"].astype(str)
+    mem = contract.export_frame(sim[1], "member").astype(object)
+    _, rep = read_panel(hh, members=mem, errors="warn")
+    mismatch = rep.issues[rep.issues["rule"] == "member_key_mismatch"]
+    assert len(mismatch) == 1 and "leading zeros" in mismatch["message"].iloc[0]
+    assert not (rep.issues["rule"] == "required").any()

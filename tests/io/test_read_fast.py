@@ -52,14 +52,21 @@ def expected_numbers(cells, parse):
     for v in cells:
         if v is None or v.strip().lower() in ("", "nan", "-", "null", "n/a"):
             out.append((math.nan, None))
-        elif contract.is_phone(v) or contract.is_id_card(v):
-            out.append((math.nan, "***"))
+        elif contract.is_phone(v) or contract.is_id_card(v) or _huge(v):
+            out.append((math.nan, "***"))  # 15+ digits in an amount or count field is an identifier, not a number
         else:
             try:
                 out.append((parse(v), None))
             except ValueError:
                 out.append((math.nan, v))
     return out
+
+
+def _huge(v) -> bool:
+    try:
+        return abs(parse_number(v)) >= 1e14
+    except (ValueError, TypeError, OverflowError):
+        return False
 
 
 def issues_wanted(want):
