@@ -84,14 +84,19 @@ def validate(
     source: Annotated[Path, typer.Argument(help="Household export (.xlsx/.xls/.csv/.parquet).")],
     members: Annotated[Optional[Path], typer.Option(help="Member sheet, when it is a separate file.")] = None,
     sheet: Annotated[Optional[str], typer.Option(help="Household sheet name in a workbook.")] = None,
-    report: Annotated[Optional[Path], typer.Option("--report", "-r", help="Write every issue to this CSV.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", "-r", help="Write every issue to this CSV (or .xlsx).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the canonical panel here.")] = None,
+    headers: Annotated[str, typer.Option(help="Headers of the issues table: zh (for county staff) or en (analysts).")] = "zh",
 ) -> None:
     """Read and validate an export; print the validation report."""
     df, rep = read_panel(source, members=members, sheet=sheet, errors="warn")
     console.print(str(rep))
     if report is not None:
-        rep.to_frame().to_csv(report, index=False, encoding="utf-8-sig")
+        issues = rep.to_frame(headers)
+        if report.suffix.lower() in (".xlsx", ".xlsm"):
+            issues.to_excel(report, index=False, sheet_name="问题清单" if headers == "zh" else "issues")
+        else:
+            issues.to_csv(report, index=False, encoding="utf-8-sig")
         console.print(f"issues written to [bold]{report}[/]")
     if output is not None:
         write_table(df, output, headers="en")

@@ -10,7 +10,8 @@ from rich.console import Console
 
 from fanpin_risk.api import cohort_backtest, train
 from fanpin_risk.io import read_panel
-from fanpin_risk.planning import feasible_help, scenario as _scenario, score_followup
+from fanpin_risk.contract import to_chinese
+from fanpin_risk.planning import feasible_help, load_help_measures, scenario as _scenario, score_followup
 from fanpin_risk.simulate import simulate as _simulate
 
 from ._common import LINES_HELP, MODEL_HELP, load_model, panel_of, print_table, read_lines
@@ -18,10 +19,10 @@ from ._common import LINES_HELP, MODEL_HELP, load_model, panel_of, print_table, 
 console = Console()
 
 
-def _write(df, path: Path) -> None:
+def _write(df, path: Path, sheet: str = "Sheet1") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        df.to_excel(path, index=False)
+        df.to_excel(path, index=False, sheet_name=sheet)
     else:
         df.to_csv(path, index=False, encoding="utf-8-sig")
 
@@ -30,6 +31,7 @@ def scenario(
     source: Annotated[Path, typer.Argument(help="Household records with history (.xlsx/.csv/.parquet).")],
     shock: Annotated[Path, typer.Argument(help="Shock description (.yaml/.json), e.g. data_schema/scenarios/county_flood.yaml.")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Workbook (.xlsx) with all tables, or .csv for the household table.")] = None,
+    headers: Annotated[str, typer.Option(help="Headers of the tables written: zh (for county staff) or en (analysts).")] = "zh",
     model: Annotated[Optional[Path], typer.Option(help=MODEL_HELP)] = None,
     year: Annotated[Optional[int], typer.Option(help="Year to shock and score (default: the latest).")] = None,
     draws: Annotated[int, typer.Option(help="Simulations for the interval of the expected relapses.")] = 2000,
@@ -43,9 +45,9 @@ def scenario(
     console.print(res.summary)
     if output is not None:
         if output.suffix.lower() in (".xlsx", ".xlsm"):
-            res.to_excel(output)
+            res.to_excel(output, headers=headers)
         else:
-            _write(res.households, output)
+            _write(to_chinese(res.households, "scenario_households") if headers == "zh" else res.households, output)
         console.print(f"written to [bold]{output}[/]")
 
 
@@ -57,6 +59,7 @@ def help_options(
     measures: Annotated[Optional[Path], typer.Option(help="Measures table (default data_schema/help_measures.csv).")] = None,
     year: Annotated[Optional[int], typer.Option(help="Year (default: the latest).")] = None,
     lines: Annotated[Optional[Path], typer.Option(help=LINES_HELP)] = None,
+    headers: Annotated[str, typer.Option(help="Headers of the table written: zh (for county staff) or en (analysts).")] = "zh",
 ) -> None:
     """For each household, the feasible measure that lowers the model's risk most (model response, not a causal effect)."""
     m = load_model(model, console)
@@ -68,7 +71,11 @@ def help_options(
         console.print(t)
     console.print("(模型响应，不是因果效应 — the model's response, not a causal effect)")
     if output is not None:
-        _write(res, output)
+        if headers == "zh":
+            extra = {f"risk_{r.measure}": f"措施后风险：{r.name_zh}" for r in load_help_measures(measures).itertuples()}
+            _write(to_chinese(res, "help_options", extra=extra), output, sheet="帮扶措施测算")
+        else:
+            _write(res, output, sheet="help_options")
         console.print(f"{len(res):,} households written to [bold]{output}[/]")
 
 
@@ -96,6 +103,6 @@ def cohort(
     print_table(console, res.summary(), "Eliminated cohort, label 'reentry' (re-identified in t+1), rolling-origin backtest")
     rm = train(panel, model=model, label="reentry", seed=seed, log_to_mlflow=mlflow)
     console.print(f"follow-up model: {model} trained on the re-entry label of this panel (not a saved model)")
-    lst = score_followup(panel, rm, budget=budget)
-    _write(lst, output)
-    console.print(f"follow-up list of {len(lst):,} eliminated households ({int(lst['in_budget'].sum())} in budget) → [bold]{output}[/]")
+    lst = score_followup(panel, rm, budget=budget, headers="zh")
+    _write(to_chinese(lst, "followup_extra"), output, sheet="跟踪回访名单")
+    console.print(f"follow-up list of {len(lst):,} eliminated households ({int((lst['纳入走访名单'] == True).sum())} in budget) → [bold]{output}[/]")

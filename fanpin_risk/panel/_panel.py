@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,8 @@ def is_canonical(df: pd.DataFrame) -> bool:
     return not needs_rename and not wrong
 
 
-def as_panel(obj, *, lines=None, default_province: str | None = None) -> pd.DataFrame:
+def as_panel(obj, *, lines=None, default_province: str | None = None,
+             unusable: Literal["raise", "keep"] = "raise") -> pd.DataFrame:
     """Turn a path, a raw frame or a canonical frame into the canonical panel.
 
     Parameters
@@ -54,6 +56,12 @@ def as_panel(obj, *, lines=None, default_province: str | None = None) -> pd.Data
         ``monitoring_line`` is missing.
     default_province : str, optional
         Province of rows without one (for the line lookup).
+    unusable : {"raise", "keep"}
+        Rows that cannot be placed in a panel (no household id, or no year in
+        the contract's range, 2000..2100): ``"raise"`` stops with a
+        :class:`~fanpin_risk.errors.ContractError` naming them; ``"keep"`` leaves
+        them in the frame, unchecked and without a line, for the caller to set
+        aside (:func:`select_year` does).
 
     Returns
     -------
@@ -71,6 +79,11 @@ def as_panel(obj, *, lines=None, default_province: str | None = None) -> pd.Data
     >>> as_panel(panel) is panel, list(panel.columns[:2])
     (False, ['household_id', 'year'])
     """
+    return _as_panel(obj, lines, default_province, unusable)[0]
+
+
+def _as_panel(obj, lines, default_province: str | None, unusable: str) -> tuple[pd.DataFrame, pd.Series]:
+    """:func:`as_panel`, and why each row cannot be placed in the panel (missing where it can)."""
     if not isinstance(obj, (str, Path, pd.DataFrame)):
         raise ContractError(f"expected a DataFrame or a path, got {type(obj).__name__}")
     if isinstance(obj, (str, Path)) or not is_canonical(obj):
@@ -83,14 +96,68 @@ def as_panel(obj, *, lines=None, default_province: str | None = None) -> pd.Data
     for col in ("household_id", "year"):
         if col not in df.columns:
             raise ContractError(f"panel lacks required column {col!r} ({contract.zh_headers()[col]})")
-    if df["year"].isna().any():
-        raise ContractError("some rows have no year (年度)")
-    if has_repeated_years(df["household_id"], df["year"].to_numpy(dtype="float64", na_value=np.nan)):
-        d = df.loc[df.duplicated(["household_id", "year"], keep=False), "year"].unique().tolist()
+    reason = _unusable_rows(df)
+    bad = reason.notna().to_numpy()
+    if bad.any() and unusable != "keep":
+        raise ContractError(_unusable_message(reason, df.index))
+    ok = df[~bad] if bad.any() else df
+    if has_repeated_years(ok["household_id"], ok["year"].to_numpy(dtype="float64", na_value=np.nan)):
+        d = ok.loc[ok.duplicated(["household_id", "year"], keep=False), "year"].unique().tolist()
         raise ContractError(f"panel repeats (household_id, year) in year(s) {sorted(d)}; one row per household and year")
-    if "monitoring_line" not in df.columns or df["monitoring_line"].isna().any():
-        df["monitoring_line"] = contract.lookup_line(df, lines, default_province=default_province)
-    return df
+    if "monitoring_line" not in df.columns or ok["monitoring_line"].isna().any():
+        line = contract.lookup_line(ok, lines, default_province=default_province)
+        if bad.any():  # set-aside rows have no year to look a line up for
+            line = pd.Series(line, index=ok.index, dtype="float64").reindex(df.index)
+        df["monitoring_line"] = line
+    return df, reason
+
+
+#: Why a row cannot be placed in a panel (the values of :func:`_unusable_rows`' answer).
+_NO_HOUSEHOLD_ID = "户编号缺失 (no household id)"
+_NO_YEAR = "年度缺失 (no usable year)"
+
+
+def _unusable_rows(df: pd.DataFrame) -> pd.Series:
+    """Why each row cannot be placed in a household-year panel (missing means it can).
+
+    A row needs a household id (not empty) and a year inside the contract's range
+    (``data_schema/household_year.csv``; a typo such as 20230 would otherwise make
+    the scored year one nobody else has). Such rows can only be set aside, never
+    scored: :func:`select_year` does so and reports them.
+    """
+    hid = df["household_id"]
+    no_id = hid.isna().to_numpy(dtype=bool)
+    if str(hid.dtype) in ("str", "string", "object") and not no_id.all():
+        text = hid.astype("str")
+        blank = text.eq("") | text.str.isspace()  # cheaper than stripping every id of a million
+        no_id = no_id | blank.fillna(False).to_numpy(dtype=bool)
+    lo, hi = _year_range()
+    yr = df["year"]
+    yr = (yr if str(yr.dtype) in ("Int64", "int64", "float64") else pd.to_numeric(yr, errors="coerce")).to_numpy(
+        dtype="float64", na_value=np.nan)
+    no_year = ~((yr >= lo) & (yr <= hi))
+    reason = pd.Series(np.nan, index=df.index, dtype="object")
+    if no_year.any():
+        reason[no_year] = _NO_YEAR
+    if no_id.any():
+        reason[no_id] = _NO_HOUSEHOLD_ID
+    return reason
+
+
+def _year_range() -> tuple[float, float]:
+    f = contract.fields().set_index("field")
+    return float(f.at["year", "min"]), float(f.at["year", "max"])
+
+
+def _unusable_message(reason: pd.Series, index: pd.Index) -> str:
+    """What :func:`as_panel` says about rows it cannot place: counts, first rows, the way out."""
+    parts = []
+    for why, grp in reason.dropna().groupby(reason.dropna(), sort=False):
+        rows = ", ".join(str(r) for r in grp.index[:5]) + (", ..." if len(grp) > 5 else "")
+        parts.append(f"{len(grp)} row(s) with {why} (row labels {rows})")
+    return ("some rows cannot be placed in the panel: " + "; ".join(parts)
+            + ". Fill 户编号 and 年度 (a year in the contract's range) on these rows, or read the export with "
+              "read_panel(..., errors='warn') and score that frame: such rows are then left out and counted")
 
 
 def data_fingerprint(df: pd.DataFrame) -> dict:
@@ -157,6 +224,10 @@ class YearSelection:
         Labels of the scored-year rows to score.
     unscorable : Series
         Reason per scored-year row that cannot be scored.
+    left_out : DataFrame
+        Rows set aside before the year was chosen because they cannot be placed
+        in the panel, with a ``reason`` column: 户编号缺失 (no household id) or
+        年度缺失 (no usable year: empty, or outside the contract's years); not in ``panel``.
     """
 
     panel: pd.DataFrame
@@ -165,6 +236,7 @@ class YearSelection:
     current: pd.DataFrame | None
     scored_rows: pd.Index
     unscorable: pd.Series
+    left_out: pd.DataFrame = field(default_factory=lambda: _nothing_left_out())
 
 
 def select_year(records, *, year: int | None = None, lines=None, current: bool = True) -> YearSelection:
@@ -174,6 +246,11 @@ def select_year(records, *, year: int | None = None, lines=None, current: bool =
     :func:`fanpin_risk.scoring.score` does not need: selecting every column of a
     million rows costs a quarter of a second.
 
+    Rows that cannot be placed in the panel (no household id, or no year in the
+    contract's range; a frame read with ``errors="warn"`` keeps them) are set
+    aside in ``left_out`` rather than stopping the selection: one bad row never
+    blocks the other households. A frame where no row is usable is refused.
+
     Examples
     --------
     >>> import fanpin_risk as fr
@@ -182,9 +259,10 @@ def select_year(records, *, year: int | None = None, lines=None, current: bool =
     >>> sel.year, len(sel.scored_rows) + len(sel.unscorable) <= 30
     (2025, True)
     """
-    panel = as_panel(records, lines=lines)
+    panel, why = _as_panel(records, lines, None, "keep")
     if len(panel) == 0:
-        raise ContractError("no household records to score")
+        raise ContractError("no household records to score: the input has no data rows (a header only?)")
+    panel, left_out = _set_aside(panel, why)
     # a fresh RangeIndex: labels are positions from here on (copy-on-write: no data copied)
     panel = panel.reset_index(drop=True)
     if str(panel["household_id"].dtype) != "str":
@@ -202,4 +280,20 @@ def select_year(records, *, year: int | None = None, lines=None, current: bool =
     history_ok = history.drop(index=bad_idx) if len(bad_idx) else history
     scored_rows = cur.index.difference(bad_idx, sort=False)
     return YearSelection(panel=panel, year=y, history=history_ok, current=cur if current else None,
-                         scored_rows=scored_rows, unscorable=reason[reason.notna()])
+                         scored_rows=scored_rows, unscorable=reason[reason.notna()], left_out=left_out)
+
+
+def _set_aside(panel: pd.DataFrame, why: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows that can be placed in the panel, and the others with their ``reason`` (logged, never silent)."""
+    bad = why.notna().to_numpy()
+    if not bad.any():
+        return panel, _nothing_left_out()
+    if bad.all():
+        raise ContractError(f"no household records to score: {_unusable_message(why, panel.index)}")
+    left = panel[bad].assign(reason=why[bad])
+    _log.info("%d row(s) set aside (no household id or no usable year); the other rows are used", int(bad.sum()))
+    return panel[~bad], left
+
+
+def _nothing_left_out() -> pd.DataFrame:
+    return pd.DataFrame({"household_id": pd.Series([], dtype="str"), "reason": pd.Series([], dtype="str")})

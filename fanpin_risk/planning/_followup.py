@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from fanpin_risk import contract
 from fanpin_risk.errors import ContractError
 from fanpin_risk.evaluation import backtest
 from fanpin_risk.panel import COHORTS, as_panel, eliminated_cohort
@@ -73,7 +74,7 @@ def score_followup(records: Any, model: Any = None, *, year: int | None = None, 
         scored year (rank 1 = most at risk of re-entry), plus ``elimination_month``
         and ``years_since_elimination``. ``.attrs["cohort"]`` = "eliminated".
     """
-    panel = as_panel(records, lines=lines)
+    panel = as_panel(records, lines=lines, unusable="keep")  # score() gives unusable rows a status
     yrs = panel["year"].astype("int64")
     y = int(yrs.max()) if year is None else int(year)
     cur = panel[yrs == y]
@@ -90,5 +91,5 @@ def score_followup(records: Any, model: Any = None, *, year: int | None = None, 
     out["years_since_elimination"] = (y - out["elimination_month"] // 100).astype("Int64")
     out.attrs["cohort"] = "eliminated"
     if headers == "zh":
-        out = to_headers(out, "zh").rename(columns={"elimination_month": "消除监测时间", "years_since_elimination": "风险消除年数"})
+        out = to_headers(out, "zh").rename(columns=contract.output_headers("followup_extra"))
     return out

@@ -355,7 +355,7 @@ def _risks(model, big: pd.DataFrame, y: int) -> tuple[pd.Series, pd.DataFrame]:
 
 def _household_frame(sel: _Selection, base: pd.Series) -> pd.DataFrame:
     """One row per household asked for (unscorable ones included): area codes and ``risk_before``."""
-    ids = set(sel.prep.panel["household_id"].astype("str"))
+    ids = set(sel.prep.panel["household_id"].astype("str")) | _only_left_out(sel)
     ids_all = sorted(ids & sel.keep_ids) if sel.households_given else sorted(ids)
     out = pd.DataFrame(index=pd.Index(ids_all, name="household_id"))
     src = sel.cur_all.set_index("household_id")
@@ -396,10 +396,20 @@ def _texts(out: pd.DataFrame, helps: pd.Series) -> pd.Series:
     return text
 
 
+def _only_left_out(sel: _Selection) -> set[str]:
+    """Households whose every row was set aside (no usable year): they come back unscorable, not lost."""
+    lo = sel.prep.left_out
+    if lo is None or not len(lo) or "household_id" not in lo.columns:
+        return set()
+    ids = set(lo["household_id"].dropna().astype("str")) - {""}
+    return ids - set(sel.prep.panel["household_id"].astype("str"))
+
+
 def _status(index: pd.Index, sel: _Selection) -> pd.Series:
     status = pd.Series("scored", index=index, dtype="str")
     status[~index.isin(list(set(sel.cur_all["household_id"])))] = "not_in_year"
     status[index.isin(list(set(sel.cur_all.loc[sel.prep.unscorable.index, "household_id"])))] = "unscorable"
+    status[index.isin(list(_only_left_out(sel)))] = "unscorable"
     return status
 
 

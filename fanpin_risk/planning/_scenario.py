@@ -61,7 +61,7 @@ import pandas as pd
 from fanpin_risk import contract
 from fanpin_risk.errors import ContractError
 from fanpin_risk.models import resolve_model
-from fanpin_risk.panel import as_panel
+from fanpin_risk.panel import as_panel, select_year
 from fanpin_risk.scoring import score
 
 STEP_TYPES = ("migrant_work", "business_loss", "medical", "industry_failure")
@@ -217,7 +217,7 @@ def apply_shock(panel: pd.DataFrame, shock: Any, *, year: int, seed: int = 0) ->
     spec = load_shock(shock)
     rng = np.random.default_rng(seed)
     out = panel.copy()
-    rows = out.index[out["year"].astype("int64") == int(year)]
+    rows = out.index[(pd.to_numeric(out["year"], errors="coerce") == int(year)).to_numpy(dtype=bool, na_value=False)]
     cur = out.loc[rows].copy()
     hit_steps = pd.Series("", index=rows, dtype="str")
     total_before = formula_total(cur)
@@ -381,15 +381,25 @@ class ScenarioResult:
         return {"households": self.households, "by_township": self.by_township, "by_risk_type": self.by_risk_type,
                 "expected": self.expected.reset_index()}
 
-    def to_excel(self, path: str | Path) -> Path:
-        """Write summary and tables as sheets of one workbook."""
+    def to_excel(self, path: str | Path, headers: str = "zh") -> Path:
+        """Write summary and tables as sheets of one workbook: Chinese sheets and headers, or ``headers="en"``."""
+        if headers not in ("en", "zh"):
+            raise ContractError(f"headers must be 'en' or 'zh', got {headers!r}")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        zh = headers == "zh"
         with pd.ExcelWriter(path) as xw:
-            pd.DataFrame({"summary": self.summary.splitlines()}).to_excel(xw, sheet_name="summary", index=False)
+            pd.DataFrame({"概况" if zh else "summary": self.summary.splitlines()}).to_excel(
+                xw, sheet_name="概况" if zh else "summary", index=False)
             for name, tab in self.tables().items():
-                tab.to_excel(xw, sheet_name=name, index=False)
+                if zh:
+                    tab = contract.to_chinese(tab, f"scenario_{name}")
+                tab.to_excel(xw, sheet_name=_SHEETS_ZH.get(name, name) if zh else name, index=False)
         return path
+
+
+#: Sheet names of :meth:`ScenarioResult.to_excel` for county staff.
+_SHEETS_ZH = {"households": "各户冲击前后", "by_township": "按乡镇", "by_risk_type": "按主要风险类型", "expected": "预计返贫致贫户数"}
 
 
 def scenario(records: Any, shock: Any, model: Any = None, *, year: int | None = None, n_draws: int = 2000,
@@ -421,12 +431,10 @@ def scenario(records: Any, shock: Any, model: Any = None, *, year: int | None = 
     ScenarioResult
     """
     model = resolve_model(model)
-    panel = as_panel(records, lines=lines)
+    panel = as_panel(records, lines=lines, unusable="keep")  # score() gives unusable rows a status
     if len(panel) == 0:
         raise ContractError("no household records")
-    y = int(panel["year"].astype("int64").max()) if year is None else int(year)
-    if not (panel["year"].astype("int64") == y).any():
-        raise ContractError(f"no record for year {y}; the data has {sorted(panel['year'].astype('int64').unique().tolist())}")
+    y = select_year(panel, year=year, current=False).year  # the scored year, as score() chooses it
     spec = load_shock(shock)
     shocked, info = apply_shock(panel, spec, year=y, seed=seed)
     kw = dict(year=y, reasons=reasons, tier_cutoffs=tier_cutoffs)

@@ -282,7 +282,7 @@ def write_html_report(records_or_scored: Any, path: str | Path, model: Any = Non
         attrs = dict(records_or_scored.attrs)
     else:
         model = resolve_model(model)
-        panel = as_panel(records_or_scored, lines=lines)  # read once for the list and the explanations
+        panel = as_panel(records_or_scored, lines=lines, unusable="keep")  # read once; score() flags unusable rows
         s = score(panel, model, year=year, budget=budget, quota_by=quota_by, reasons="all", lines=lines)
         attrs = dict(s.attrs)
         exp = explain(panel, model, year=year, lines=lines)

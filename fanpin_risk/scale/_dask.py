@@ -100,6 +100,12 @@ def _by_household(ddf, partition_on: str, client):
 
 
 # --------------------------------------------------------------------------- scoring
+def _year_bounds() -> tuple[float, float]:
+    """The contract's range of years (household_year.csv), as the in-memory panel uses it."""
+    f = contract.fields().set_index("field").loc["year"]
+    return float(f["min"]), float(f["max"])
+
+
 def _score_meta(with_raw: bool) -> pd.DataFrame:
     cols = {c: pd.Series(dtype=dt) for c, dt in SCORE_COLUMNS.items()}
     if with_raw:
@@ -113,8 +119,10 @@ def _score_partition(pdf: pd.DataFrame, model, y: int, kw: dict) -> pd.DataFrame
     pdf = pdf.reset_index(drop=True)
     yrs = pd.to_numeric(pdf["year"], errors="coerce")
     if not (yrs == y).any():  # no household here has a record in the scored year
-        panel = as_panel(pdf, lines=kw.get("lines"))
-        hh = panel.sort_values(["household_id", "year"]).drop_duplicates("household_id", keep="last")
+        panel = as_panel(pdf, lines=kw.get("lines"), unusable="keep")
+        lo, hi = _year_bounds()
+        usable = panel["year"].between(lo, hi) & panel["household_id"].notna()
+        hh = panel[usable].sort_values(["household_id", "year"]).drop_duplicates("household_id", keep="last")
         out = _score_meta(True).reindex(range(len(hh)))
         out["household_id"] = hh["household_id"].astype("str").to_numpy()
         for c in ("county_code", "township_code", "village_code"):
@@ -175,8 +183,9 @@ def score_dask(
         if c not in ddf.columns:
             raise ContractError(f"the records lack column {c!r}")
     years = ddf["year"].astype("float64")
-    if year is None:
-        y = _compute(client, years.max())[0]
+    lo, hi = _year_bounds()
+    if year is None:  # a typo such as 20220 must not become the scored year
+        y = _compute(client, years.where((years >= lo) & (years <= hi)).max())[0]
         if y is None or pd.isna(y):
             raise ContractError("no household records to score")
         y = int(y)

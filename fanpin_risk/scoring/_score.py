@@ -133,7 +133,12 @@ def score(
         ``priority_rank`` (scored households, rank 1 = highest risk, ties broken
         by the raw score then ``household_id``), then households without a score
         by ``household_id``. ``.attrs`` holds ``year``, ``budget``, ``quota_by``,
-        ``n_scored``, ``tier_cutoffs`` and the model's metadata.
+        ``n_scored``, ``tier_cutoffs``, the model's metadata and the rows set
+        aside because they have no household id or no usable year
+        (``rows_left_out``, and by reason ``rows_left_out_by_reason``): a
+        household whose only rows they are comes back ``unscorable`` with
+        ``status_reason`` 年度缺失 (no usable year); the others are scored as if
+        those rows were not there.
 
     Notes
     -----
@@ -158,14 +163,14 @@ def score(
     book = _Book.start(sel)
     blocks = _FeatureBlocks(model, sel.history, block_rows) if len(book.rows) else None
     _predict(model, blocks, book)
-    _rank_and_budget(book, sel.panel, budget, quota_by, cut)
+    _rank_and_budget(book, book.places, budget, quota_by, cut)
     mode = reasons or ("all" if book.n_scored <= REASONS_ALL_MAX else "budget")
     want = _explained(book, mode, budget)
     text = _reasons(model, blocks, book, sel.panel, want, measures=measures, attribute_shocks=attribute_shocks)
-    out = _columns(book, sel.panel, want, text, keep_raw=keep_raw)
+    out = _columns(book, book.places, want, text, keep_raw=keep_raw)
     out.attrs.update({
         "year": sel.year, "budget": budget, "quota_by": quota_by, "n_scored": book.n_scored, "n_households": len(out),
-        "tier_cutoffs": cut, "reasons": mode,
+        "tier_cutoffs": cut, "reasons": mode, **book.left_out_attrs,
         "model": dict(getattr(model, "metadata", {}) or {}) if isinstance(getattr(model, "metadata", None), dict) else {},
     })
     return to_headers(out, headers)
@@ -173,15 +178,22 @@ def score(
 
 @dataclass
 class _Book:
-    """Positional bookkeeping of one score() call: one slot per household, in the panel's grouping order."""
+    """Positional bookkeeping of one score() call: one slot per household, in the panel's grouping order.
+
+    Households whose every row was set aside by :func:`~fanpin_risk.panel.select_year`
+    (no usable year) come last, unscorable; ``places`` holds the place columns of the
+    panel's rows followed by one row of each of them (``last_pos`` points into it).
+    """
 
     year: int
     gid: np.ndarray  # household of each panel row
-    last_pos: np.ndarray  # latest row of each household
+    last_pos: np.ndarray  # latest row of each household (a row of ``places``)
     g_cur: np.ndarray  # row in the scored year (−1: none)
     rows: np.ndarray  # scored-year rows to score
     status: np.ndarray  # 0 scored, 1 unscorable, 2 not in the year
     reason: np.ndarray
+    places: pd.DataFrame = None  # the panel, or its place columns plus the set-aside households' rows
+    left_out_attrs: dict = field(default_factory=dict)  # rows set aside, for score()'s attrs
     ids: pd.Series = None
     proba: np.ndarray = None
     raw: np.ndarray = None
@@ -220,10 +232,37 @@ class _Book:
         status[g_bad] = 1
         reason[g_bad] = bad.to_numpy(dtype=object)
         book = cls(year=y, gid=gid, last_pos=last_pos, g_cur=g_cur, rows=np.asarray(sel.scored_rows, dtype=np.int64),
-                   status=status, reason=reason)
+                   status=status, reason=reason, places=panel)
         book.ids = panel["household_id"].take(last_pos).reset_index(drop=True)
-        book.proba, book.raw = np.full(nh, np.nan), np.full(nh, np.nan)
+        book._add_left_out(sel.left_out)
+        book.proba, book.raw = np.full(book.n, np.nan), np.full(book.n, np.nan)
         return book
+
+    def _add_left_out(self, left: pd.DataFrame) -> None:
+        """Count the set-aside rows; a household with no other row gets a slot, unscorable with the rows' reason.
+
+        Rows without a household id name no household: they are only counted
+        (``rows_left_out``), as the read report lists them by row.
+        """
+        by_reason = {str(k): int(v) for k, v in left["reason"].value_counts(sort=False).items()}
+        self.left_out_attrs = {"rows_left_out": int(len(left)), "rows_left_out_by_reason": by_reason}
+        if not len(left):
+            return
+        left = left.assign(household_id=left["household_id"].astype("str"))
+        ids = left["household_id"]
+        named = (ids.notna() & ids.str.strip().ne("")).to_numpy(dtype=bool)
+        new = left[named & ~ids.isin(set(self.ids.astype("str"))).to_numpy()]
+        new = new.drop_duplicates("household_id", keep="last")
+        if not len(new):
+            return
+        cols = [c for c in (*_UNIT_COLS, "n_labor") if c in self.places.columns]
+        self.places = pd.concat([self.places[cols], new[cols]], ignore_index=True)
+        k = len(new)
+        self.last_pos = np.r_[self.last_pos, np.arange(len(self.places) - k, len(self.places))]
+        self.g_cur = np.r_[self.g_cur, np.full(k, -1, dtype=np.int64)]
+        self.status = np.r_[self.status, np.ones(k, dtype=np.int8)]
+        self.reason = np.r_[self.reason, new["reason"].to_numpy(dtype=object)]
+        self.ids = pd.concat([self.ids.astype("str"), new["household_id"]], ignore_index=True)
 
 
 def _predict(model: Any, blocks: "_FeatureBlocks | None", book: _Book) -> None:

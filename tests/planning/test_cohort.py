@@ -77,5 +77,10 @@ def test_followup_list_and_cli(tmp_path, sim):
     r = CliRunner().invoke(app, ["cohort", "--simulate", "800", "--models", "rule", "--model", "rule", "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert "pooled" in r.output and out.exists()
+    fu = pd.read_csv(out, encoding="utf-8-sig")
+    assert {"户编号", "优先排序", "消除监测时间", "风险消除年数", "评分状态"} <= set(fu.columns)
+    xl = tmp_path / "fu.xlsx"
+    r = CliRunner().invoke(app, ["cohort", "--simulate", "800", "--models", "rule", "--model", "rule", "-o", str(xl)])
+    assert r.exit_code == 0 and list(pd.read_excel(xl, sheet_name=None)) == ["跟踪回访名单"]
     r2 = CliRunner().invoke(app, ["cohort"])
     assert r2.exit_code != 0

@@ -100,4 +100,9 @@ def test_cli_help_options(tmp_path, sim, model):
     r = CliRunner().invoke(app, ["help-options", str(src), "--model", str(mdir), "--top", "20", "-o", str(out)])
     assert r.exit_code == 0, r.output
     df = pd.read_csv(out, encoding="utf-8-sig")
-    assert len(df) == 20 and df["risk_before"].is_monotonic_decreasing
+    assert len(df) == 20 and df["当前风险概率"].is_monotonic_decreasing
+    assert {"户编号", "最有效措施", "说明", "评分状态"} <= set(df.columns)
+    assert any(c.startswith("措施后风险：") for c in df.columns) and set(df["评分状态"]) <= {"已评分", "无法评分", "评分年度无记录"}
+    en = tmp_path / "help_en.csv"
+    r = CliRunner().invoke(app, ["help-options", str(src), "--model", str(mdir), "--top", "5", "-o", str(en), "--headers", "en"])
+    assert r.exit_code == 0 and "risk_before" in pd.read_csv(en, encoding="utf-8-sig").columns

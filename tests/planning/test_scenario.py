@@ -130,8 +130,14 @@ def test_cli_scenario(tmp_path, sim, rule_model):
     assert r.exit_code == 0, r.output
     assert "expected relapses" in r.output
     sheets = pd.read_excel(out, sheet_name=None)
-    assert {"summary", "households", "by_township", "by_risk_type", "expected"} <= set(sheets)
-    assert len(sheets["households"]) == sim["household_id"].nunique()
+    assert {"概况", "各户冲击前后", "按乡镇", "按主要风险类型", "预计返贫致贫户数"} <= set(sheets)
+    assert len(sheets["各户冲击前后"]) == sim["household_id"].nunique()
+    assert {"户编号", "冲击前风险概率", "冲击后风险概率", "风险等级上升"} <= set(sheets["各户冲击前后"].columns)
+    assert set(sheets["各户冲击前后"]["风险等级上升"].dropna()) <= {"是", "否"}
+    en = tmp_path / "o_en.xlsx"
+    r = CliRunner().invoke(app, ["scenario", str(src), str(shock), "--model", str(mdir), "-o", str(en), "--draws", "50",
+                                 "--headers", "en"])
+    assert r.exit_code == 0 and {"summary", "households"} <= set(pd.read_excel(en, sheet_name=None))
 
 
 def test_removing_all_migrant_work_raises_expected_relapses_with_the_default_model(sim):
