@@ -22,6 +22,8 @@ from fanpin_risk.io import read_panel
 from fanpin_risk.reporting import write_html_report, write_workbook
 from fanpin_risk.simulate import simulate as _simulate
 
+from ._common import LINES_HELP, NAMES_HELP, read_lines, read_names
+
 app = typer.Typer(
     name="fanpin-risk",
     help="Next-year poverty relapse risk (返贫/致贫风险) from anti-relapse monitoring records.",
@@ -87,9 +89,10 @@ def validate(
     report: Annotated[Optional[Path], typer.Option("--report", "-r", help="Write every issue to this CSV (or .xlsx).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the canonical panel here.")] = None,
     headers: Annotated[str, typer.Option(help="Headers of the issues table: zh (for county staff) or en (analysts).")] = "zh",
+    lines: Annotated[Optional[Path], typer.Option(help=LINES_HELP)] = None,
 ) -> None:
     """Read and validate an export; print the validation report."""
-    df, rep = read_panel(source, members=members, sheet=sheet, errors="warn")
+    df, rep = read_panel(source, members=members, sheet=sheet, errors="warn", lines=read_lines(lines))
     console.print(str(rep))
     if report is not None:
         issues = rep.to_frame(headers)
@@ -113,6 +116,8 @@ def run(
     households: Annotated[int, typer.Option("--households", "-n", help="Households to simulate when no --input is given.")] = 5_000,
     seed: Annotated[int, typer.Option(help="Seed for simulation and training.")] = 0,
     budget: Annotated[float, typer.Option(help="Households to visit: a count (≥ 1) or a share (< 1).")] = 0.10,
+    lines: Annotated[Optional[Path], typer.Option(help=LINES_HELP)] = None,
+    names: Annotated[Optional[Path], typer.Option(help=NAMES_HELP)] = None,
 ) -> None:
     """Main job: simulate (or read) a panel → validate → train → score the latest year → ranked list and report."""
     out.mkdir(parents=True, exist_ok=True)
@@ -123,15 +128,15 @@ def run(
         report = _validate(panel)
         console.print(f"[green]✓[/] simulated {len(panel):,} household-years")
     else:
-        panel, report = read_panel(source, members=members, errors="warn")
+        panel, report = read_panel(source, members=members, errors="warn", lines=read_lines(lines))
         console.print(f"[green]✓[/] read {len(panel):,} household-years from {source}")
     (out / "validation.txt").write_text(str(report), encoding="utf-8")
     console.print(f"[green]✓[/] validation: {len(report.errors)} errors, {len(report.warnings)} warnings → {out / 'validation.txt'}")
-    _run_model_steps(panel, out, seed=seed, budget=budget)
+    _run_model_steps(panel, out, seed=seed, budget=budget, names=read_names(names))
     console.print(f"done in {time.perf_counter() - t0:.1f} s")
 
 
-def _run_model_steps(panel, out: Path, *, seed: int, budget: float) -> None:
+def _run_model_steps(panel, out: Path, *, seed: int, budget: float, names: dict | None = None) -> None:
     with console.status("training LightGBM on every labelled household-year"):
         model = _train(panel, model="lightgbm", seed=seed)
     model.save(out / "model")
@@ -144,7 +149,7 @@ def _run_model_steps(panel, out: Path, *, seed: int, budget: float) -> None:
     n = int((scored["status"] == "scored").sum())
     in_budget = int(scored["in_budget"].fillna(False).sum())
     scored.to_csv(out / "ranked_list.csv", index=False, encoding="utf-8-sig")
-    write_workbook(scored, out / "ranked_list.xlsx")
+    write_workbook(scored, out / "ranked_list.xlsx", names=names)
     console.print(f"[green]✓[/] scored {n:,} households of {scored.attrs.get('year')}; "
                   f"{in_budget:,} in the visit budget → {out / 'ranked_list.xlsx'}")
     with console.status("writing the HTML report"):
@@ -152,7 +157,8 @@ def _run_model_steps(panel, out: Path, *, seed: int, budget: float) -> None:
     console.print(f"[green]✓[/] report → {out / 'report.html'}")
     top = scored[scored["status"] == "scored"].head(5)
     for r in top.itertuples():
-        console.print(f"  {int(r.priority_rank):>3}  {r.household_id}  {r.risk_score:.1%}  {r.risk_tier}  "
+        place = f"{names.get(r.township_code, r.township_code)}  " if names else ""
+        console.print(f"  {int(r.priority_rank):>3}  {r.household_id}  {place}{r.risk_score:.1%}  {r.risk_tier}  "
                       f"{r.main_risk_type or ''}  {r.suggested_measures or ''}", markup=False)
 
 

@@ -19,15 +19,15 @@ from fanpin_risk.panel import as_panel as _as_panel
 from fanpin_risk.simulate import simulate
 from fanpin_risk.tracking import CHAMPION, check_alias, set_alias, store_uris
 
-from ._common import print_table
+from ._common import LINES_HELP, print_table, read_lines
 
 console = Console()
 
 
-def _panel(source: Optional[Path], households: int, seed: int):
+def _panel(source: Optional[Path], households: int, seed: int, lines: Optional[Path] = None):
     if source is not None:
         with console.status(f"reading {source}"):
-            return _as_panel(source)
+            return _as_panel(source, lines=read_lines(lines))
 
     with console.status(f"simulating {households:,} households, 2020–2025"):
         return simulate(n_households=households, seed=seed)
@@ -36,6 +36,7 @@ def _panel(source: Optional[Path], households: int, seed: int):
 def train(
     source: Annotated[Optional[Path], typer.Option("--input", "-i", help="Household export (Chinese or English headers).")] = None,
     households: Annotated[int, typer.Option("--simulate", "-n", help="Households to simulate when no --input is given.")] = 20_000,
+    lines: Annotated[Optional[Path], typer.Option(help=LINES_HELP)] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="lightgbm, scorecard or rule.")] = "lightgbm",
     label: Annotated[str, typer.Option(help="Label definition: relapse, identified, income, guarantee.")] = "relapse",
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")] = Path("fanpin_model"),
@@ -57,7 +58,7 @@ def train(
         _print_registered(res["model"], alias or (CHAMPION if mlflow else None))
         return
 
-    panel = _panel(source, households, seed)
+    panel = _panel(source, households, seed, lines)
     with console.status(f"training {model}"):
         m = _train(panel, model=model, label=label, seed=seed, log_to_mlflow=mlflow, alias=alias if mlflow else None)
     m.save(out)
@@ -86,6 +87,7 @@ def _print_registered(m, alias: str | None) -> None:
 def backtest(
     source: Annotated[Optional[Path], typer.Option("--input", "-i", help="Household export (Chinese or English headers).")] = None,
     households: Annotated[int, typer.Option("--simulate", "-n", help="Households to simulate when no --input is given.")] = 20_000,
+    lines: Annotated[Optional[Path], typer.Option(help=LINES_HELP)] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Model(s) to compare; repeat the option. Default: all three.")] = None,
     label: Annotated[str, typer.Option(help="Label definition.")] = "relapse",
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for tables (CSV) and figures (PNG).")] = Path("fanpin_backtest"),
@@ -97,7 +99,7 @@ def backtest(
 ) -> None:
     """Rolling-origin out-of-time backtest; writes tables and figures, prints the summary."""
     t0 = time.perf_counter()
-    panel = _panel(source, households, seed)
+    panel = _panel(source, households, seed, lines)
     res = _backtest(panel, models=tuple(model or ("rule", "scorecard", "lightgbm")), label=label, k_share=k_share,
                     n_boot=n_boot, seed=seed, first_test_year=first_test_year, log_to_mlflow=mlflow, progress=True)
     out.mkdir(parents=True, exist_ok=True)

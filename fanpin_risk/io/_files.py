@@ -26,7 +26,7 @@ from fanpin_risk.errors import ReadError
 
 from ._context import _Ctx
 from ._headers import _SCAN_ROWS, _flat_columns, _header_row, _score_row
-from ._rows import _frame_from_grid, _set_aside
+from ._rows import _frame_from_grid, _set_aside, _unique_columns
 from ._sheets import _load_html, _load_workbook
 from ._textfile import _decode, _frame_from_text, _utf16_guess
 
@@ -259,17 +259,3 @@ def _header_inside(df: pd.DataFrame, table: str) -> pd.DataFrame | None:
                       df.astype(object).set_axis(range(df.shape[1]), axis=1)], ignore_index=True)
 
 
-def _unique_columns(df: pd.DataFrame) -> pd.DataFrame:
-    """A repeated header gets ".1", ".2", ... (as read_csv names it), so every column has its own name.
-
-    The header mapping then keeps the first and sets the others aside with a note.
-    """
-    if not df.columns.duplicated().any():
-        return df
-    seen: dict = {}
-    names = []
-    for c in df.columns:
-        k = seen.get(c, 0)
-        seen[c] = k + 1
-        names.append(c if k == 0 else f"{c}.{k}")
-    return df.set_axis(names, axis=1)

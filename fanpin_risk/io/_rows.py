@@ -390,3 +390,19 @@ def _align_blocks(body: pd.DataFrame, header: list, heads: list[int], table: str
     if vals is None:
         return body
     return pd.DataFrame(vals, index=body.index, columns=names)
+
+
+def _unique_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """A repeated header gets ".1", ".2", ... (as read_csv names it), so every column has its own name.
+
+    The header mapping then keeps the first and sets the others aside with a note.
+    """
+    if not df.columns.duplicated().any():
+        return df
+    seen: dict = {}
+    names = []
+    for c in df.columns:
+        k = seen.get(c, 0)
+        seen[c] = k + 1
+        names.append(c if k == 0 else f"{c}.{k}")
+    return df.set_axis(names, axis=1)

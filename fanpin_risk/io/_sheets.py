@@ -25,7 +25,7 @@ from fanpin_risk.errors import ContractError, ReadError
 from ._context import _Ctx
 from ._headers import _SCAN_ROWS, _header_row, _match_header, _merge_header_rows
 from ._html import _html_tables
-from ._rows import _cell_key, _frame_from_grid, _is_year, _norm
+from ._rows import _cell_key, _frame_from_grid, _is_year, _norm, _unique_columns
 from ._textfile import _decode
 from ._values import _isna, _take, _unit_factor, parse_number
 
@@ -214,7 +214,7 @@ def _stack_sheets(parts: list[tuple[object, pd.DataFrame]], table: str, label: s
     frames, spans, start = [], [], 0
     mixed = _fields_with_mixed_units([df for _, df in parts], table)
     for name, df in parts:
-        df = _unique_names(df)
+        df = _unique_columns(df)
         ren, seen = {}, set()
         for c in df.columns:
             k = _cell_key(c, table)
@@ -275,18 +275,6 @@ def _in_contract_unit(s: pd.Series, header: object, field: str, table: str, shee
     ctx.notes.append(f"{label}: sheet {sheet!r}, column {header!r} converted from {unit} (× {factor:g}) before "
                      "stacking with sheets in other units")
     return s.map(lambda v: v if _isna(v) else one(v))
-
-
-def _unique_names(df: pd.DataFrame) -> pd.DataFrame:
-    if not df.columns.duplicated().any():
-        return df
-    seen: dict = {}
-    names = []
-    for c in df.columns:
-        k = seen.get(c, 0)
-        seen[c] = k + 1
-        names.append(c if k == 0 else f"{c}.{k}")
-    return df.set_axis(names, axis=1)
 
 
 def _years_from_sheets(df: pd.DataFrame, spans: list, table: str, label: str, ctx: _Ctx,

@@ -70,3 +70,30 @@ def test_tables_fit_the_width_or_go_vertical():
     assert wide.getvalue().splitlines()[0].split() == list(df.columns)
     assert all(len(x) <= 40 for x in narrow.getvalue().splitlines())
     assert "  precision_at_10pct  0.300" in narrow.getvalue()
+
+
+def test_validate_writes_the_issues_in_chinese_and_takes_lines(files, tmp_path):
+    d, panel = files
+    raw = contract.export_frame(panel)
+    raw.loc[0, "家庭人口数"] = 0  # one issue to report
+    raw.to_csv(tmp_path / "p.csv", index=False, encoding="utf-8-sig")
+    lines = contract.schema_dir() / "monitoring_lines.csv"
+    r = CliRunner().invoke(app, ["validate", str(tmp_path / "p.csv"), "--report", str(tmp_path / "i.xlsx"), "--lines", str(lines)])
+    book = pd.read_excel(tmp_path / "i.xlsx", sheet_name=None)
+    assert list(book) == ["问题清单"]
+    t = book["问题清单"]
+    assert {"行号", "字段", "规则", "级别", "说明"} <= set(t.columns) and set(t["级别"]) <= {"错误", "警告", "info"}
+    r = CliRunner().invoke(app, ["validate", str(tmp_path / "p.csv"), "--report", str(tmp_path / "i.csv"), "--headers", "en"])
+    assert "rule" in pd.read_csv(tmp_path / "i.csv").columns
+
+
+def test_train_and_backtest_take_lines(files, tmp_path):
+    d, _ = files
+    lines = str(contract.schema_dir() / "monitoring_lines.csv")
+    r = CliRunner().invoke(app, ["train", "-i", str(d / "panel.csv"), "-m", "rule", "-o", str(tmp_path / "m"),
+                                 "--no-mlflow", "--lines", lines])
+    assert r.exit_code == 0, r.output
+    assert "fanpin-risk score EXPORT.xlsx --model" in r.output.replace("\n", "")
+    r = CliRunner().invoke(app, ["backtest", "-i", str(d / "panel.csv"), "-m", "rule", "--n-boot", "0", "--no-mlflow",
+                                 "-o", str(tmp_path / "bt"), "--lines", lines])
+    assert r.exit_code == 0, r.output

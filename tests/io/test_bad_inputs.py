@@ -22,6 +22,8 @@ from fanpin_risk.io import read_panel
 from fanpin_risk.scoring import score
 from fanpin_risk.simulate import simulate
 
+from conftest import fake_id_card
+
 YEARS = range(2022, 2026)
 
 
@@ -454,16 +456,10 @@ def test_all_errors_are_fanpin_errors():
 
 
 # --------------------------------------------------------------------------- county exports as they really arrive (issue 13)
-def _fake_id(seq: int) -> str:
-    """A synthetic 18-digit ID-card number (valid region, birth date and check digit)."""
-    body = f"5226011985{(seq % 12) + 1:02d}{(seq % 28) + 1:02d}{seq % 1000:03d}"
-    w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return body + "10X98765432"[sum(int(a) * b for a, b in zip(body, w)) % 11]
-
-
 def test_keys_as_apostrophe_and_numeric_id_cells_are_all_hashed(sim, model, tmp_path):
     hh, mem = (contract.export_frame(sim[0]).astype(object), contract.export_frame(sim[1], "member").astype(object))
-    ids = {h: _fake_id(i) for i, h in enumerate(sorted(hh["户编号"].unique()))}
+    ids = {h: fake_id_card(birth=f"1985{(i % 12) + 1:02d}{(i % 28) + 1:02d}", seq=f"{i:03d}")
+           for i, h in enumerate(sorted(hh["户编号"].unique()))}
     hh["户编号"] = ["'" + ids[h] if i % 2 else ids[h] for i, h in enumerate(hh["户编号"])]  # Excel's text marker on half
     mem["户编号"] = [ids[h] for h in mem["户编号"]]  # the member sheet types them plainly
     path = tmp_path / "ids.xlsx"
