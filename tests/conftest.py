@@ -36,3 +36,17 @@ def members(_sim) -> pd.DataFrame:
 @pytest.fixture
 def id_card():
     return fake_id_card
+
+
+@pytest.fixture(scope="session")
+def small_lightgbm():
+    """A small LightGBM model (15 trees) trained on another simulated panel: cheap row accounting in the io tests."""
+    import warnings
+
+    from fanpin_risk.api import train
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = simulate(120, years=range(2021, 2025), seed=2, province="全国")
+        return train(p, "lightgbm", params={"n_estimators": 15}, log_to_mlflow=False, seed=0)
+

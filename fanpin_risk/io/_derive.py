@@ -72,17 +72,7 @@ def _derive_income(hh: pd.DataFrame, ctx: _Ctx) -> None:
 
     num = contract.net_income_total(part)  # the one formula (optional parts missing count as 0)
     size = pd.to_numeric(hh["household_size"], errors="coerce").astype("float64")
-    per_capita = num / size.where(size > 0)
-    if "net_income_per_capita" not in hh.columns:
-        hh["net_income_per_capita"] = per_capita
-        ctx.notes.append(f"net_income_per_capita (人均纯收入) derived from the income components for "
-                         f"{int(per_capita.notna().sum())} row(s) (column absent)")
-        return
-    cur = hh["net_income_per_capita"].astype("float64")
-    fill = cur.isna() & per_capita.notna()
-    if fill.any():
-        hh["net_income_per_capita"] = cur.where(~fill, per_capita)
-        ctx.notes.append(f"net_income_per_capita (人均纯收入) derived for {int(fill.sum())} row(s) with an empty cell")
+    _fill_derived(hh, "net_income_per_capita", num / size.where(size > 0), "float64", "the income components", ctx)
 
 
 def _derive_newly_identified(hh: pd.DataFrame, ctx: _Ctx) -> None:
@@ -92,15 +82,21 @@ def _derive_newly_identified(hh: pd.DataFrame, ctx: _Ctx) -> None:
     im = pd.to_numeric(hh["identification_month"], errors="coerce").astype("Float64")
     yr = pd.to_numeric(hh["year"], errors="coerce").astype("Float64")
     new = ((im // 100) == yr).fillna(False).astype("boolean").where(yr.notna(), pd.NA)
-    if "newly_identified" not in hh.columns:
-        hh["newly_identified"] = new
-        ctx.notes.append("newly_identified (当年新识别) derived from identification_month (column absent)")
+    _fill_derived(hh, "newly_identified", new, "boolean", "identification_month", ctx)
+
+
+def _fill_derived(hh: pd.DataFrame, field: str, derived: pd.Series, dtype: str, source: str, ctx: _Ctx) -> None:
+    """``field`` from ``derived`` where the column is absent or a cell empty; the report says how many rows."""
+    zh = contract.zh_headers()[field]
+    if field not in hh.columns:
+        hh[field] = derived
+        ctx.notes.append(f"{field} ({zh}) derived from {source} for {int(derived.notna().sum())} row(s) (column absent)")
         return
-    cur = hh["newly_identified"].astype("boolean")
-    fill = cur.isna() & new.notna()
+    cur = hh[field].astype(dtype)
+    fill = cur.isna() & derived.notna()
     if fill.any():
-        hh["newly_identified"] = cur.where(~fill, new)
-        ctx.notes.append(f"newly_identified (当年新识别) derived for {int(fill.sum())} row(s) with an empty cell")
+        hh[field] = cur.where(~fill, derived)
+        ctx.notes.append(f"{field} ({zh}) derived for {int(fill.sum())} row(s) with an empty cell")
 
 
 def _lookup_line(hh: pd.DataFrame, lines: Any, province: str | None) -> pd.Series:

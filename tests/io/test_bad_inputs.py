@@ -8,7 +8,6 @@ that reads is also scored, and every input household must come back from
 
 from __future__ import annotations
 
-import warnings
 from datetime import datetime
 
 import numpy as np
@@ -39,12 +38,8 @@ def zh(sim) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def model():
-    """A small LightGBM model (few trees) trained on another simulated panel."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        p = simulate(120, years=range(2021, 2025), seed=2, province="全国")
-        return train(p, "lightgbm", params={"n_estimators": 15}, log_to_mlflow=False, seed=0)
+def model(small_lightgbm):
+    return small_lightgbm
 
 
 def accounted(df: pd.DataFrame, model, ids=None) -> pd.DataFrame:

@@ -8,14 +8,12 @@ other household exactly as it would without them.
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from fanpin_risk import contract
-from fanpin_risk.api import train
 from fanpin_risk.errors import ContractError
 from fanpin_risk.io import read_panel
 from fanpin_risk.panel import as_panel, select_year
@@ -27,11 +25,8 @@ NO_YEAR = "年度缺失 (no usable year)"
 
 
 @pytest.fixture(scope="module")
-def model():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        p = simulate(120, years=range(2021, 2025), seed=2, province="全国")
-        return train(p, "lightgbm", params={"n_estimators": 15}, log_to_mlflow=False, seed=0)
+def model(small_lightgbm):
+    return small_lightgbm
 
 
 @pytest.fixture(scope="module")
