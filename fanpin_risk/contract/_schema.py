@@ -583,9 +583,20 @@ def output_headers(output: str = "ranked_list") -> dict[str, str]:
     return dict(zip(t["field"], t["header_zh"]))
 
 
-#: Values shown in Chinese in cadre-facing tables (statuses, levels, booleans).
-_ZH_VALUES = {"scored": "已评分", "unscorable": "无法评分", "not_in_year": "评分年度无记录",
-              "error": "错误", "warning": "警告", True: "是", False: "否"}
+#: Issue levels and yes/no shown in Chinese in cadre-facing tables (statuses come from code list score_status).
+_ZH_LEVELS = {"error": "错误", "warning": "警告", True: "是", False: "否"}
+
+
+def field_bounds(field: str, table: Table = "household_year") -> tuple[float, float]:
+    """(min, max) of a field in the contract, e.g. the years a record may have.
+
+    Examples
+    --------
+    >>> field_bounds("year")
+    (2000.0, 2100.0)
+    """
+    f = fields(table).set_index("field")
+    return float(f.at[field, "min"]), float(f.at[field, "max"])
 
 
 def to_chinese(df: pd.DataFrame, *outputs: str, extra: dict[str, str] | None = None) -> pd.DataFrame:
@@ -607,8 +618,9 @@ def to_chinese(df: pd.DataFrame, *outputs: str, extra: dict[str, str] | None = N
         for f, h in output_headers(o).items():
             names.setdefault(f, h)
     names.update(extra or {})
+    values = {**_ZH_LEVELS, **{en: zh for zh, en in code_names("score_status").items()}}
     out = df.copy()
     for c in out.columns:
         if c in ("status", "level") or str(out[c].dtype) == "boolean" or out[c].dtype == bool:
-            out[c] = out[c].map(lambda v: _ZH_VALUES.get(v, v) if not (isinstance(v, float) and v != v) else v)
+            out[c] = out[c].map(lambda v: values.get(v, v) if not (isinstance(v, float) and v != v) else v)
     return out.rename(columns={c: names[c] for c in out.columns if c in names})

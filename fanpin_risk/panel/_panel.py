@@ -131,7 +131,7 @@ def _unusable_rows(df: pd.DataFrame) -> pd.Series:
         text = hid.astype("str")
         blank = text.eq("") | text.str.isspace()  # cheaper than stripping every id of a million
         no_id = no_id | blank.fillna(False).to_numpy(dtype=bool)
-    lo, hi = _year_range()
+    lo, hi = contract.field_bounds("year")
     yr = df["year"]
     yr = (yr if str(yr.dtype) in ("Int64", "int64", "float64") else pd.to_numeric(yr, errors="coerce")).to_numpy(
         dtype="float64", na_value=np.nan)
@@ -142,11 +142,6 @@ def _unusable_rows(df: pd.DataFrame) -> pd.Series:
     if no_id.any():
         reason[no_id] = _NO_HOUSEHOLD_ID
     return reason
-
-
-def _year_range() -> tuple[float, float]:
-    f = contract.fields().set_index("field")
-    return float(f.at["year", "min"]), float(f.at["year", "max"])
 
 
 def _unusable_message(reason: pd.Series, index: pd.Index) -> str:

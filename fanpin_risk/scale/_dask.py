@@ -8,7 +8,7 @@ scheduler, is used).
 Scoring
     The records are shuffled so that **every record of a household lands in one
     partition** (its history is needed for the features), each partition is
-    scored with the in-memory :func:`fanpin_risk.score.score` (no reasons), the
+    scored with the in-memory :func:`fanpin_risk.scoring.score` (no reasons), the
     small per-household result is collected, and ranks, the budget, quotas and
     tiers are recomputed globally with the same rules. Reasons are then computed
     in a second pass, only for the households that need them. The result equals
@@ -100,12 +100,6 @@ def _by_household(ddf, partition_on: str, client):
 
 
 # --------------------------------------------------------------------------- scoring
-def _year_bounds() -> tuple[float, float]:
-    """The contract's range of years (household_year.csv), as the in-memory panel uses it."""
-    f = contract.fields().set_index("field").loc["year"]
-    return float(f["min"]), float(f["max"])
-
-
 def _score_meta(with_raw: bool) -> pd.DataFrame:
     cols = {c: pd.Series(dtype=dt) for c, dt in SCORE_COLUMNS.items()}
     if with_raw:
@@ -120,7 +114,7 @@ def _score_partition(pdf: pd.DataFrame, model, y: int, kw: dict) -> pd.DataFrame
     yrs = pd.to_numeric(pdf["year"], errors="coerce")
     if not (yrs == y).any():  # no household here has a record in the scored year
         panel = as_panel(pdf, lines=kw.get("lines"), unusable="keep")
-        lo, hi = _year_bounds()
+        lo, hi = contract.field_bounds("year")
         usable = panel["year"].between(lo, hi) & panel["household_id"].notna()
         hh = panel[usable].sort_values(["household_id", "year"]).drop_duplicates("household_id", keep="last")
         out = _score_meta(True).reindex(range(len(hh)))
@@ -159,7 +153,7 @@ def score_dask(
     records : dask.dataframe.DataFrame
         Household-year records in the contract (any partitioning; history included).
     model, year, budget, quota_by, reasons, lines, headers, measures, tier_cutoffs, attribute_shocks
-        As in :func:`fanpin_risk.score.score`.
+        As in :func:`fanpin_risk.scoring.score`.
     client : distributed.Client, optional
         Cluster to run on; default the current client, else Dask's local scheduler.
     partition_on : str, default "household_id"
@@ -183,7 +177,7 @@ def score_dask(
         if c not in ddf.columns:
             raise ContractError(f"the records lack column {c!r}")
     years = ddf["year"].astype("float64")
-    lo, hi = _year_bounds()
+    lo, hi = contract.field_bounds("year")
     if year is None:  # a typo such as 20220 must not become the scored year
         y = _compute(client, years.where((years >= lo) & (years <= hi)).max())[0]
         if y is None or pd.isna(y):
