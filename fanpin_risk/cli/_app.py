@@ -163,8 +163,8 @@ def _run_model_steps(panel, out: Path, *, seed: int, budget: float, names: dict 
 
 
 def _register_stages() -> None:
-    # Each later stage keeps its commands in its own module (cli_models, cli_score, ...),
-    # next to the code it wraps; they are imported lazily inside each command.
+    # Each later stage keeps its commands in its own module (cli/_models.py, cli/_score.py, ...),
+    # next to the code it wraps; registered here so that a broken import is an error, not a missing command.
 
     for mod, names in (
         (cli_models, ("train", "backtest")),

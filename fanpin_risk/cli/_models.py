@@ -1,4 +1,4 @@
-"""CLI commands ``fanpin-risk train`` and ``fanpin-risk backtest`` (registered by cli.py).
+"""CLI commands ``fanpin-risk train`` and ``fanpin-risk backtest`` (registered by ``cli/_app.py``).
 
 Rebuild the packaged default model with ``fanpin-risk train --default``.
 """

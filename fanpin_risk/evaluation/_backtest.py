@@ -174,7 +174,7 @@ def backtest(
         Default: the first year with at least one training year
         (first panel year + horizon + label_lag).
     label : str
-        Label definition (see :func:`fanpin_risk.labels.make_labels`).
+        Label definition (see :func:`fanpin_risk.panel.make_labels`).
     k_share, k : float, int
         Visit budget as a share of households and (optionally) a count.
     n_boot : int

@@ -35,7 +35,7 @@ def cohort_backtest(panel: Any, models=("rule", "scorecard", "lightgbm"), *, coh
     cohort : {"eliminated"}
     label : {"reentry"}
     **kwargs
-        Passed to :func:`fanpin_risk.backtest.backtest` (``k_share``, ``n_boot``,
+        Passed to :func:`fanpin_risk.evaluation.backtest` (``k_share``, ``n_boot``,
         ``log_to_mlflow``, ``progress``, ``first_test_year``, ...).
 
     Returns

@@ -35,7 +35,7 @@ the selected households, drawn with ``seed``). Quote codes in YAML
 (``"990001001"``) so leading zeros survive.
 
 After a step, ``net_income_per_capita`` moves by the change of the contract's
-income formula (:func:`fanpin_risk.labels.net_income_per_capita`: wage +
+income formula (:func:`fanpin_risk.panel.net_income_per_capita`: wage +
 business − business expense + property + transfer, divided by household size),
 so a reported per-capita income keeps its own level and moves by the lost income.
 

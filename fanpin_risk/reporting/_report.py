@@ -261,7 +261,7 @@ def write_html_report(records_or_scored: Any, path: str | Path, model: Any = Non
     ----------
     records_or_scored : DataFrame or path
         Household-year records (scored here, with contribution plots), or the
-        output of :func:`fanpin_risk.score.score` (then only list, distribution
+        output of :func:`fanpin_risk.scoring.score` (then only list, distribution
         and risk-type mix; the contribution plots need the records).
     path : path
         HTML file to write.

@@ -423,7 +423,7 @@ class _FeatureBlocks:
 
     The household grouping and the encoded text columns are worked out once and
     serve both the scoring pass and the reasons pass. A model with
-    :class:`~fanpin_risk.features.PanelFeatures` gets C-ordered blocks that the
+    :class:`~fanpin_risk.panel.PanelFeatures` gets C-ordered blocks that the
     predictor reads without copying; any other model is transformed in one go.
     """
 
