@@ -25,6 +25,18 @@ from ._explain import (
     suggest_measures,
     explain,
 )
+from ._causes import (
+    CAUSE_TYPES,
+    NOTES,
+    CauseRule,
+    CauseExplainer,
+    attribute_causes,
+    cause_main_types,
+    cause_removal_path,
+    format_cause_parts,
+    load_cause_rules,
+    typical_wage_per_worker,
+)
 
 __all__ = [
     "RISK_TYPES",
@@ -47,4 +59,14 @@ __all__ = [
     "load_measures_map",
     "suggest_measures",
     "explain",
+    "CAUSE_TYPES",
+    "NOTES",
+    "CauseRule",
+    "CauseExplainer",
+    "attribute_causes",
+    "cause_main_types",
+    "cause_removal_path",
+    "format_cause_parts",
+    "load_cause_rules",
+    "typical_wage_per_worker",
 ]

@@ -25,7 +25,12 @@ from fanpin_risk._order import household_order
 from fanpin_risk._text import encode_text
 from fanpin_risk.errors import ContractError, ModelError
 from fanpin_risk.explain import (
+    NOTES,
     SHOCK_TYPES,
+    CauseExplainer,
+    attribute_causes,
+    cause_main_types,
+    format_cause_parts,
     attribute_to_shocks,
     contributions,
     failing_guarantee_types,
@@ -62,7 +67,10 @@ _UNIT_COLS = ("county_code", "township_code", "village_code")
 _BLOCK_ROWS = 32_768
 
 #: Reason columns, filled only for the households explained.
-_TEXT_COLS = ("main_risk_type", "top_factors", "risk_type_contributions", "suggested_measures")
+_TEXT_COLS = ("main_risk_type", "top_factors", "risk_type_contributions", "suggested_measures", "reason_note")
+
+#: ``reason_note`` of households that were not explained, by case.
+_NOT_EXPLAINED = {"budget": "未分析原因：不在走访名单内", "none": "未分析原因", "unscored": "未评分，见状态说明"}
 
 #: Status labels by code (0 scored, 1 unscorable, 2 not in the scored year).
 _STATUSES = ("scored", "unscorable", "not_in_year")
@@ -81,6 +89,7 @@ def score(
     headers: Literal["en", "zh"] = "en",
     measures: str | Path | pd.DataFrame | None = None,
     tier_cutoffs: dict[str, float] | None = None,
+    attribution: Literal["causes", "shap"] = "causes",
     attribute_shocks: bool = True,
     keep_raw: bool = False,
     block_rows: int | None = None,
@@ -116,9 +125,16 @@ def score(
         Own risk type × labour → measures table (default ``data_schema/measures_map.csv``).
     tier_cutoffs : dict, optional
         Probability cut-offs of 高 and 中 (default :data:`TIER_CUTOFFS`).
+    attribution : {"causes", "shap"}, default "causes"
+        How the risk is split over the risk types. "causes": the model is asked
+        what the risk would be without each recorded cause
+        (:class:`fanpin_risk.explain.CauseExplainer`); ``risk_type_contributions``
+        gives the parts in percentage points, adding up to the risk. "shap": the
+        earlier method, TreeSHAP contributions summed per type in log-odds.
     attribute_shocks : bool, default True
-        Give a positive 其他 (income-level) part to the risk types of the shocks
-        recorded this year (see :func:`fanpin_risk.explain.attribute_to_shocks`).
+        With ``attribution="shap"`` only: give a positive 其他 (income-level) part
+        to the risk types of the shocks recorded this year (see
+        :func:`fanpin_risk.explain.attribute_to_shocks`).
     keep_raw : bool, default False
         Also return the raw model output as ``_raw_score`` (the Dask scorer
         re-ranks partitions globally with it).
@@ -159,6 +175,8 @@ def score(
         raise ContractError(f"quota_by must be one of {_UNIT_COLS}, got {quota_by!r}")
     if reasons not in (None, "all", "budget", "none"):
         raise ContractError(f"reasons must be 'all', 'budget' or 'none', got {reasons!r}")
+    if attribution not in ("causes", "shap"):
+        raise ContractError(f"attribution must be 'causes' or 'shap', got {attribution!r}")
     sel = select_year(records, year=year, lines=lines, current=False)
     book = _Book.start(sel)
     blocks = _FeatureBlocks(model, sel.history, block_rows) if len(book.rows) else None
@@ -166,11 +184,13 @@ def score(
     _rank_and_budget(book, book.places, budget, quota_by, cut)
     mode = reasons or ("all" if book.n_scored <= REASONS_ALL_MAX else "budget")
     want = _explained(book, mode, budget)
-    text = _reasons(model, blocks, book, sel.panel, want, measures=measures, attribute_shocks=attribute_shocks)
-    out = _columns(book, book.places, want, text, keep_raw=keep_raw)
+    listed = book.in_budget[want] if budget is not None else book.tier[want] == 0
+    text = _reasons(model, blocks, book, sel.panel, want, listed, measures=measures, attribution=attribution,
+                    attribute_shocks=attribute_shocks)
+    out = _columns(book, book.places, want, text, keep_raw=keep_raw, unexplained=_NOT_EXPLAINED.get(mode))
     out.attrs.update({
         "year": sel.year, "budget": budget, "quota_by": quota_by, "n_scored": book.n_scored, "n_households": len(out),
-        "tier_cutoffs": cut, "reasons": mode, **book.left_out_attrs,
+        "tier_cutoffs": cut, "reasons": mode, "attribution": attribution, **book.left_out_attrs,
         "model": dict(getattr(model, "metadata", {}) or {}) if isinstance(getattr(model, "metadata", None), dict) else {},
     })
     return to_headers(out, headers)
@@ -327,20 +347,22 @@ def _explained(book: _Book, mode: str, budget) -> np.ndarray:
     return sc
 
 
-def _reasons(model: Any, blocks: "_FeatureBlocks | None", book: _Book, panel: pd.DataFrame, want: np.ndarray, *,
-             measures=None, attribute_shocks: bool = True) -> dict[str, np.ndarray]:
+def _reasons(model: Any, blocks: "_FeatureBlocks | None", book: _Book, panel: pd.DataFrame, want: np.ndarray,
+             listed: np.ndarray, *, measures=None, attribution: str = "causes",
+             attribute_shocks: bool = True) -> dict[str, np.ndarray]:
     """Reason columns of the households ``want``, block by block (contributions and text for a few thousand at a time)."""
     text = {c: np.full(len(want), np.nan, dtype=object) for c in _TEXT_COLS}
     if len(want):
         x_of_g = np.full(book.n, -1, dtype=np.int64)
         x_of_g[book.gid[book.rows]] = np.arange(len(book.rows))
         shocks = panel[[c for c in SHOCK_TYPES if c in panel.columns]].take(book.g_cur[want]).reset_index(drop=True)
-        _reason_texts(model, blocks, book.rows[x_of_g[want]], shocks, book.has_labor[want], text,
-                      measures=measures, attribute_shocks=attribute_shocks)
+        _reason_texts(model, blocks, book.rows[x_of_g[want]], shocks, book.has_labor[want], listed, text,
+                      measures=measures, attribution=attribution, attribute_shocks=attribute_shocks)
     return text
 
 
-def _columns(book: _Book, panel: pd.DataFrame, want: np.ndarray, text: dict, *, keep_raw: bool) -> pd.DataFrame:
+def _columns(book: _Book, panel: pd.DataFrame, want: np.ndarray, text: dict, *, keep_raw: bool,
+             unexplained: str | None = None) -> pd.DataFrame:
     """The output frame: ranked households, then those without a score by id."""
     nh = book.n
     rest = np.flatnonzero(book.status != 0)
@@ -363,7 +385,8 @@ def _columns(book: _Book, panel: pd.DataFrame, want: np.ndarray, text: dict, *, 
         "risk_score": book.proba[final],
         "risk_tier": _labels(book.tier[final], TIERS),
         "in_budget": pd.array(book.in_budget[final], dtype="boolean"),
-        **{c: _sparse_text(slot_f, v) for c, v in text.items()},
+        **{c: _sparse_text(slot_f, v) for c, v in text.items() if c != "reason_note"},
+        "reason_note": _notes(slot_f, text["reason_note"], scored_f, unexplained),
         "has_labor": book.has_labor[final],
         "status": _labels(book.status[final], _STATUSES),
         "status_reason": _sparse_text(reason_slot[final], book.reason[has_reason]),
@@ -371,6 +394,16 @@ def _columns(book: _Book, panel: pd.DataFrame, want: np.ndarray, text: dict, *, 
     if keep_raw:
         cols["_raw_score"] = book.raw[final]  # kept for fanpin_risk.scale, which re-ranks partitions globally
     return pd.DataFrame({c: pd.Series(v, dtype=SCORE_COLUMNS.get(c, "float64"), copy=False) for c, v in cols.items()})
+
+
+def _notes(slots: np.ndarray, notes: np.ndarray, scored: np.ndarray, unexplained: str | None) -> pd.api.extensions.ExtensionArray:
+    """``reason_note``: the note of each explained household, else why its reason cells are empty."""
+    cases = np.array([_NOT_EXPLAINED["unscored"], unexplained or _NOT_EXPLAINED["none"]], dtype=object)
+    out = np.where(scored, cases[1], cases[0]).astype(object)
+    has = slots >= 0
+    if has.any():
+        out[has] = notes[slots[has]]
+    return pd.array(out, dtype="str")
 
 
 def _households(panel: pd.DataFrame, years: np.ndarray, y: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -394,23 +427,37 @@ def _households(panel: pd.DataFrame, years: np.ndarray, y: int) -> tuple[np.ndar
 
 
 def _reason_texts(model: Any, blocks: "_FeatureBlocks", rows: np.ndarray, records: pd.DataFrame,
-                  has_labor: pd.api.extensions.ExtensionArray, text: dict[str, np.ndarray], *,
-                  measures=None, attribute_shocks: bool = True) -> None:
+                  has_labor: pd.api.extensions.ExtensionArray, listed: np.ndarray, text: dict[str, np.ndarray], *,
+                  measures=None, attribution: str = "causes", attribute_shocks: bool = True) -> None:
     """Fill ``text`` (arrays aligned with ``rows``) block by block: contributions, risk types, words, measures.
 
-    ``records`` holds the scored-year shock columns of ``rows``, in the same order.
+    ``records`` holds the scored-year shock columns of ``rows``, in the same order;
+    ``listed`` which of them are on the visit list (they always get a risk type).
     """
     mm = load_measures_map(measures)
     shock_cols = [c for c in SHOCK_TYPES if c in records.columns]
+    causes = CauseExplainer(model, blocks.history, plan=getattr(blocks, "plan", None)) if attribution == "causes" else None
+    pos = blocks.positions(rows) if causes is not None else None
     for sl, Xs in blocks(rows):
         _, contrib = contributions(model, None, Xs)
-        grouped = group_by_risk_type(contrib, X=Xs)
-        if attribute_shocks:
-            grouped = attribute_to_shocks(grouped, records[shock_cols].iloc[sl].reset_index(drop=True))
-        main, types = main_risk_types(grouped)
+        if causes is not None:
+            parts = attribute_causes(causes.effects(pos[sl]))
+            ratio = Xs["ratio_to_line"].to_numpy() if "ratio_to_line" in Xs.columns else None
+            main, types, note = cause_main_types(parts, listed[sl], ratio_to_line=ratio)
+            text["risk_type_contributions"][sl] = format_cause_parts(parts).to_numpy(dtype=object)
+            text["reason_note"][sl] = note.to_numpy(dtype=object)
+        else:
+            grouped = group_by_risk_type(contrib, X=Xs)
+            if attribute_shocks:
+                grouped = attribute_to_shocks(grouped, records[shock_cols].iloc[sl].reset_index(drop=True))
+            main, types = main_risk_types(grouped)
+            text["risk_type_contributions"][sl] = format_risk_type_contributions(grouped).to_numpy(dtype=object)
+            none = main.isna().to_numpy()
+            note = np.full(len(main), np.nan, dtype=object)
+            note[none] = NOTES["no_factor"]
+            text["reason_note"][sl] = note
         text["main_risk_type"][sl] = main.to_numpy(dtype=object)
         text["top_factors"][sl] = top_factor_words(contrib, Xs).to_numpy(dtype=object)
-        text["risk_type_contributions"][sl] = format_risk_type_contributions(grouped).to_numpy(dtype=object)
         # a failing guarantee (三保障 and drinking water) must be fixed whatever the main risk is
         failing = failing_guarantee_types(Xs)
         types = pd.Series([t + [g for g in f if g not in t] for t, f in zip(types, failing)], index=types.index, dtype=object)
@@ -437,6 +484,15 @@ class _FeatureBlocks:
         # history is the canonical panel already (select_year): no second read
         self.H = history
         self.feats, self.names, self.plan = feats, list(feats.get_feature_names_out()), feats.plan(history)
+
+    def positions(self, rows: np.ndarray) -> np.ndarray:
+        """Positions (``iloc``) in the history of the row labels ``rows``."""
+        if not self.fast:
+            pos = self.history.index.get_indexer(rows)
+            if (pos < 0).any():
+                raise ModelError("rows to score are not in the history frame")
+            return pos
+        return self._positions(rows)
 
     def _positions(self, rows: np.ndarray) -> np.ndarray:
         index = self.H.index

@@ -123,9 +123,9 @@ def test_scenarios_main_risk_type_and_measures():
     _, c = ex.contributions(m, None, X)
     g = ex.group_by_risk_type(c).set_axis(last["household_id"].to_numpy())
     quiet = g.drop(columns="其他").max(axis=1).sort_values()
-    # near the line, no specific risk yet, income level already weighing: where a shock tips the balance
+    # no specific risk yet and a comfortable income last year: the shock below is what makes this year's fall
     cand = g[(g.drop(columns="其他").max(axis=1) < 0.2) & g.index.isin(calm["household_id"])
-             & X["ratio_to_line"].between(1.0, 2.0).to_numpy()]
+             & X["ratio_to_line"].between(1.0, 3.0).to_numpy() & (X["prev_ratio_to_line"] >= 1.5).to_numpy()]
     calm_ids = list(cand["其他"].sort_values(ascending=False, kind="mergesort").index)
     ill, job = calm_ids[0], calm_ids[1]
     # a household without labour and without illness or medical bills, so the disaster is its story

@@ -1,0 +1,118 @@
+"""Cause attribution: the risk split over the official risk types by asking the model without each cause."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fanpin_risk.errors import ModelError
+from fanpin_risk.explain import (
+    CAUSE_TYPES,
+    NOTES,
+    RISK_TYPES,
+    CauseExplainer,
+    attribute_causes,
+    cause_main_types,
+    load_cause_rules,
+)
+from fanpin_risk.scoring import score
+
+from _scoring_fixture import YEARS, panel, trained
+
+
+def _latest_positions(p: pd.DataFrame) -> np.ndarray:
+    return np.flatnonzero((p["year"] == YEARS[-1]).to_numpy())
+
+
+def test_parts_add_up_to_the_risk_and_absent_causes_change_nothing():
+    p = panel()
+    pos = _latest_positions(p)
+    eff = CauseExplainer(trained(), p).effects(pos)
+    parts = attribute_causes(eff)
+    assert list(parts.columns) == RISK_TYPES
+    np.testing.assert_allclose(parts.sum(axis=1), eff["p"], atol=1e-12)
+    assert (parts[list(CAUSE_TYPES)] >= 0).all().all()
+    last = p.iloc[pos].reset_index(drop=True)
+    # safe housing, no disaster: removing the housing cause leaves the record, so the risk, as it was
+    safe = last["housing_safe"].fillna(False).astype(bool) & ~last["shock_disaster"].fillna(False).astype(bool)
+    registered = last.filter(like="risk_type_").eq("因安全住房").any(axis=1)
+    same = (safe & ~registered).to_numpy()
+    assert same.sum() > 100
+    np.testing.assert_array_equal(eff["因安全住房"].to_numpy()[same], eff["p"].to_numpy()[same])
+    # the model matches the scorer's probabilities
+    s = score(p, trained(), reasons="none").set_index("household_id")
+    np.testing.assert_allclose(eff["p"].to_numpy(), s.loc[last["household_id"], "risk_score"].to_numpy(), rtol=1e-9)
+
+
+def test_a_job_loss_is_named_and_carries_the_fall():
+    p = panel()
+    X = trained().transform(p)
+    last = p[p["year"] == YEARS[-1]]
+    ok = (last["n_labor"] >= 2) & (last["income_wage"] > 20000) & ~last["shock_job_loss"].fillna(False).astype(bool)
+    ok &= (X.loc[last.index, "prev_ratio_to_line"] >= 2.0)
+    i = last.index[ok.to_numpy()][0]
+    hid = p.loc[i, "household_id"]
+    before = score(p, trained(), reasons="all").set_index("household_id").loc[hid]
+    p.loc[i, ["shock_job_loss", "migrant_work_months", "n_migrant_workers"]] = [True, 1.0, 0]
+    cut = 0.9 * float(p.loc[i, "income_wage"])
+    p.loc[i, "income_wage"] -= cut
+    p.loc[i, "net_income_per_capita"] -= cut / float(p.loc[i, "household_size"])
+    after = score(p, trained(), reasons="all").set_index("household_id").loc[hid]
+    assert after["risk_score"] > before["risk_score"] + 0.05
+    assert after["main_risk_type"] == "因务工就业不稳", after["risk_type_contributions"]
+    assert "就业帮扶" in after["suggested_measures"]
+    share = float(re.search(r"因务工就业不稳 ([\d.]+)个百分点", after["risk_type_contributions"]).group(1)) / 100
+    assert share >= 0.5 * (after["risk_score"] - before["risk_score"])
+
+
+def test_every_listed_household_has_a_type_and_measures_and_empty_cells_a_note():
+    s = score(panel(), trained(), budget=0.1, reasons="all")
+    listed = s[s["in_budget"]]
+    assert listed["main_risk_type"].notna().all() and listed["suggested_measures"].notna().all()
+    other = listed["main_risk_type"].eq("其他")
+    assert listed.loc[other, "reason_note"].isin([NOTES["unrecorded_low_income"], NOTES["unrecorded"]]).all()
+    empty = s["main_risk_type"].isna()
+    assert empty.any() and s.loc[empty, "reason_note"].notna().all()
+    assert set(s.loc[empty & s["status"].eq("scored"), "reason_note"]) == {NOTES["no_factor"]}
+    assert set(s.loc[s["status"].ne("scored"), "reason_note"]) <= {"未评分，见状态说明"}
+    # the parts in the text add up to the risk (each rounded to 0.1 point)
+    for text, risk in zip(listed["risk_type_contributions"].head(50), listed["risk_score"].head(50)):
+        pts = [float(v) for v in re.findall(r"([\d.]+)个百分点", text)]
+        assert abs(sum(pts) / 100 - risk) <= 0.0006 * len(pts) + 1e-9, text
+    budget = score(panel(), trained(), budget=0.1, reasons="budget")
+    assert set(budget.loc[~budget["in_budget"] & budget["status"].eq("scored"), "reason_note"]) == {"未分析原因：不在走访名单内"}
+
+
+def test_shap_attribution_is_still_available_as_the_baseline():
+    s = score(panel(), trained(), budget=0.1, reasons="budget", attribution="shap")
+    txt = s.loc[s["in_budget"], "risk_type_contributions"].dropna()
+    assert txt.str.contains(r"[+-]\d\.\d\d").all()
+    with pytest.raises(Exception, match="attribution"):
+        score(panel(), trained(), attribution="tree")
+
+
+def test_main_type_rules():
+    parts = pd.DataFrame(0.0, index=range(4), columns=RISK_TYPES)
+    parts.loc[0, ["因病", "因学", "其他"]] = [0.20, 0.12, 0.1]   # second type ≥ half the main one's
+    parts.loc[1, ["因病", "因学"]] = [0.20, 0.05]
+    parts.loc[2, "其他"] = 0.05                                     # low risk, nothing named
+    parts.loc[3, "其他"] = 0.05                                     # the same, but on the list
+    main, types, note = cause_main_types(parts, listed=[False, False, False, True], ratio_to_line=[1, 1, 1, 2.5])
+    assert main.tolist()[:2] == ["因病", "因病"] and pd.isna(main[2]) and main[3] == "其他"
+    assert types[0] == ["因病", "因学"] and types[1] == ["因病"] and types[2] == []
+    assert note[2] == NOTES["no_factor"] and note[3] == NOTES["unrecorded"]
+
+
+def test_rules_are_checked():
+    rules = load_cause_rules()
+    assert set(rules) == set(CAUSE_TYPES) - {"因意外事故"} | {"因意外事故"}
+    with pytest.raises(ModelError, match="unknown action"):
+        load_cause_rules(pd.DataFrame({"risk_type": ["因病"], "field": ["x"], "action": ["halve"]}))
+    with pytest.raises(ModelError, match="not a specific risk type"):
+        load_cause_rules(pd.DataFrame({"risk_type": ["其他"], "field": ["x"], "action": ["zero"]}))
+    with pytest.raises(ModelError, match="no condition"):
+        load_cause_rules(pd.DataFrame({"risk_type": ["因病"], "field": ["risk_type_*"], "action": ["drop_code"],
+                                       "when": ["shock_illness"]}))
