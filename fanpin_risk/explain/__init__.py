@@ -36,6 +36,7 @@ from ._causes import (
     format_cause_parts,
     load_cause_rules,
     typical_wage_per_worker,
+    wages_per_worker,
 )
 
 __all__ = [
@@ -69,4 +70,5 @@ __all__ = [
     "format_cause_parts",
     "load_cause_rules",
     "typical_wage_per_worker",
+    "wages_per_worker",
 ]

@@ -46,7 +46,7 @@ from ._explain import RISK_TYPES, feature_frame
 CAUSE_TYPES: tuple[str, ...] = tuple(t for t in RISK_TYPES if t != "其他")
 
 #: Actions a rule of ``cause_removal.csv`` may name.
-ACTIONS = ("false", "true", "zero", "usual", "drop_code", "add_worker")
+ACTIONS = ("false", "true", "zero", "usual", "drop_code", "add_worker", "ill_workers")
 
 #: Income fields whose change moves the per-capita net income (sign as in the contract formula).
 _INCOME_SIGN = {f: s for f, s, _ in contract.INCOME_TERMS}
@@ -176,12 +176,18 @@ def typical_wage_per_worker(records: pd.DataFrame) -> float:
     ...                                       "n_migrant_workers": [1, 0, 2]}))
     27500.0
     """
+    v = wages_per_worker(records)
+    return float(np.median(v)) if len(v) else 0.0
+
+
+def wages_per_worker(records: pd.DataFrame) -> np.ndarray:
+    """Wage income per wage worker of each record with wage workers (their median is :func:`typical_wage_per_worker`)."""
     if "income_wage" not in records.columns or "n_migrant_workers" not in records.columns:
-        return 0.0
+        return np.zeros(0)
     w = records["income_wage"].to_numpy(dtype="float64", na_value=np.nan)
     k = records["n_migrant_workers"].to_numpy(dtype="float64", na_value=np.nan)
     ok = np.isfinite(w) & (k > 0) & (w > 0)
-    return float(np.median(w[ok] / k[ok])) if ok.any() else 0.0
+    return w[ok] / k[ok]
 
 
 def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -271,6 +277,8 @@ def _apply(v: _Variant, rule: CauseRule, cache: dict) -> None:
             v.set(col, cur.where(cur != rule.risk_type).array)
         elif rule.action == "add_worker":
             _add_worker(v)
+        elif rule.action == "ill_workers":
+            _ill_workers(v)
 
 
 def _add_worker(v: _Variant) -> None:
@@ -283,6 +291,20 @@ def _add_worker(v: _Variant) -> None:
                      ("income_wage", v.ctx.wage_per_worker * one)):
         cur = v.current(col)
         v.set(col, np.where(short, np.nan_to_num(cur) + add, cur))
+
+
+def _ill_workers(v: _Variant) -> None:
+    """Seriously ill members of working age work again, earning the typical wage per wage worker."""
+    size, lab = v.current("household_size"), np.nan_to_num(v.current("n_labor"))
+    ill = np.nan_to_num(_num(v.ctx.frame, "n_serious_ill")[v.ctx.target])
+    room = np.nan_to_num(size) - np.nan_to_num(v.current("n_children")) - np.nan_to_num(v.current("n_elderly")) - lab
+    add = np.clip(np.minimum(ill, room), 0, None)
+    if not (add > 0).any():
+        return
+    v.set("n_labor", lab + add)
+    for col, per in (("n_migrant_workers", 1.0), ("migrant_work_months", _WORKER_MONTHS),
+                     ("income_wage", v.ctx.wage_per_worker)):
+        v.set(col, np.nan_to_num(v.current(col)) + per * add)
 
 
 def _fix_income(v: _Variant) -> None:

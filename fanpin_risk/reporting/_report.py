@@ -142,6 +142,13 @@ def _plots_from_scored(s: pd.DataFrame) -> list[tuple[str, str]]:
     ax.set_title("风险概率分布")
     ax.legend()
     out.append(("风险概率分布", fig_to_base64(fig)))
+    shares = _attributed_shares(ok)
+    if shares is not None:
+        fig, ax = plt.subplots(figsize=(7, 0.35 * len(shares) + 1.4))
+        ax.barh(shares.index, shares.to_numpy(), color="#41ab5d")
+        ax.set_xlabel("平均每户风险中的份额（个百分点）")
+        ax.set_title("重点户风险按风险类型的归因（各类型份额之和 = 风险概率）")
+        out.append(("各风险类型对风险的贡献（归因后）", fig_to_base64(fig)))
 
     sub = ok[ok["main_risk_type"].notna()]
     focus = sub[sub["in_budget"].fillna(False).astype(bool)]
@@ -165,6 +172,18 @@ def _plots_from_scored(s: pd.DataFrame) -> list[tuple[str, str]]:
     return out
 
 
+def _attributed_shares(ok: pd.DataFrame) -> pd.Series | None:
+    """Mean percentage points per risk type over the explained listed households (cause attribution's text)."""
+    rows = ok[ok["in_budget"].fillna(False).astype(bool)] if ok["in_budget"].fillna(False).any() else ok
+    txt = rows["risk_type_contributions"].dropna()
+    txt = txt[txt.str.contains("个百分点", regex=False)]
+    if not len(txt):
+        return None
+    pts = txt.str.split("；").explode().str.extract(r"^(\S+) ([\d.]+)个百分点$").dropna()
+    per = pts.assign(v=pts[1].astype(float)).groupby(0)["v"].sum() / len(txt)
+    return per.sort_values(ascending=True)
+
+
 def _plots_from_explanation(exp, ranks: pd.Series, n_waterfall: int) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
 
@@ -182,8 +201,8 @@ def _plots_from_explanation(exp, ranks: pd.Series, n_waterfall: int) -> list[tup
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(mt) + 1.2))
     ax.barh(mt.index, mt.to_numpy(), color="#41ab5d")
     ax.set_xlabel("平均 |贡献| (log-odds)")
-    ax.set_title("各风险类型对风险的平均影响")
-    out.append(("全局因素重要性（按风险类型）", fig_to_base64(fig)))
+    ax.set_title("各风险类型的模型贡献（TreeSHAP 按类型加总，未归因：收入类因素计入其他）")
+    out.append(("全局因素重要性（按风险类型，未归因）", fig_to_base64(fig)))
 
     ids = list(exp.household_ids)
     pos = {h: i for i, h in enumerate(ids)}

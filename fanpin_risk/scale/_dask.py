@@ -38,8 +38,10 @@ from fanpin_risk import contract
 from fanpin_risk._version import __version__
 from fanpin_risk.errors import ContractError, ModelError
 from fanpin_risk.models import SCHEMA_VERSION, RiskModel, fit_platt, lgb_params, resolve_model
+from fanpin_risk.explain import wages_per_worker
 from fanpin_risk.panel import CATEGORICAL, PanelFeatures, as_panel, make_labels
 from fanpin_risk.scoring import (
+    NOT_EXPLAINED,
     REASONS_ALL_MAX,
     SCORE_COLUMNS,
     TIER_CUTOFFS,
@@ -209,12 +211,18 @@ def score_dask(
             want &= res["in_budget"].fillna(False).astype(bool) if budget is not None else res["risk_tier"].eq("高")
         ids = set(res.index[want])
         if ids:
-            rkw = dict(kw, reasons="all", measures=measures)
+            listed = res.index[scored & (res["in_budget"].fillna(False).astype(bool) if budget is not None
+                                         else res["risk_tier"].eq("高"))]
+            wages = _compute(client, parts.map_partitions(_wages_partition, y, meta=pd.DataFrame({"w": pd.Series(dtype="float64")})))[0]
+            rkw = dict(kw, reasons="all", measures=measures, listed=set(listed),
+                       wage_per_worker=float(np.median(wages["w"])) if len(wages) else 0.0)
             sub = parts[parts["household_id"].astype("str").isin(list(ids))]
             rs = _compute(client, sub.map_partitions(_score_partition, model, y, rkw, meta=_score_meta(True)))[0]
             rs = rs.set_index(rs["household_id"].to_numpy())
-            for c in ("main_risk_type", "top_factors", "risk_type_contributions", "suggested_measures"):
+            for c in ("main_risk_type", "top_factors", "risk_type_contributions", "suggested_measures", "reason_note"):
                 res.loc[rs.index, c] = rs[c]
+        # the first pass had no reasons: its notes say so; the households left out of the second pass say why
+        res.loc[scored.to_numpy() & ~res.index.isin(list(ids)), "reason_note"] = NOT_EXPLAINED.get(mode, NOT_EXPLAINED["none"])
 
     res["_unscored"] = ~scored
     res = res.reset_index(drop=True)
@@ -228,6 +236,14 @@ def score_dask(
         "backend": "dask", "n_partitions": int(parts.npartitions),
     })
     return to_headers(out, headers)
+
+
+def _wages_partition(pdf: pd.DataFrame, y: int) -> pd.DataFrame:
+    """Wage per wage worker of the partition's records of year ``y`` (the in-memory scorer's median is over all)."""
+    if "income_wage" not in pdf.columns or "year" not in pdf.columns:  # Chinese headers: read as the scorer does
+        pdf = as_panel(pdf)
+    yrs = pd.to_numeric(pdf["year"], errors="coerce")
+    return pd.DataFrame({"w": wages_per_worker(pdf[(yrs == y).to_numpy()])})
 
 
 # --------------------------------------------------------------------------- training

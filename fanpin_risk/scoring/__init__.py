@@ -5,9 +5,9 @@ with the Dask scorer in :mod:`fanpin_risk.scale`.
 """
 
 from ._rank import TIER_CUTOFFS, TIERS, assign_tiers, budget_mask, in_budget_ranked, rank_order
-from ._score import REASONS_ALL_MAX, SCORE_COLUMNS, SCORE_COLUMNS_ZH, STATUS_ZH, score, to_headers
+from ._score import NOT_EXPLAINED, REASONS_ALL_MAX, SCORE_COLUMNS, SCORE_COLUMNS_ZH, STATUS_ZH, score, to_headers
 
 __all__ = [
-    "score", "to_headers", "SCORE_COLUMNS", "SCORE_COLUMNS_ZH", "STATUS_ZH", "REASONS_ALL_MAX",
+    "score", "to_headers", "SCORE_COLUMNS", "SCORE_COLUMNS_ZH", "STATUS_ZH", "REASONS_ALL_MAX", "NOT_EXPLAINED",
     "TIER_CUTOFFS", "TIERS", "rank_order", "in_budget_ranked", "budget_mask", "assign_tiers",
 ]

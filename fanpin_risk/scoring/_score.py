@@ -31,6 +31,7 @@ from fanpin_risk.explain import (
     attribute_causes,
     cause_main_types,
     format_cause_parts,
+    typical_wage_per_worker,
     attribute_to_shocks,
     contributions,
     failing_guarantee_types,
@@ -70,7 +71,7 @@ _BLOCK_ROWS = 32_768
 _TEXT_COLS = ("main_risk_type", "top_factors", "risk_type_contributions", "suggested_measures", "reason_note")
 
 #: ``reason_note`` of households that were not explained, by case.
-_NOT_EXPLAINED = {"budget": "未分析原因：不在走访名单内", "none": "未分析原因", "unscored": "未评分，见状态说明"}
+NOT_EXPLAINED = {"budget": "未分析原因：不在走访名单内", "none": "未分析原因", "unscored": "未评分，见状态说明"}
 
 #: Status labels by code (0 scored, 1 unscorable, 2 not in the scored year).
 _STATUSES = ("scored", "unscorable", "not_in_year")
@@ -93,6 +94,8 @@ def score(
     attribute_shocks: bool = True,
     keep_raw: bool = False,
     block_rows: int | None = None,
+    listed=None,
+    wage_per_worker: float | None = None,
 ) -> pd.DataFrame:
     """Score the latest (or a given) year: one row per household, ordered by priority.
 
@@ -141,6 +144,10 @@ def score(
     block_rows : int, optional
         Households per feature block (default 32,768): smaller blocks use less
         memory; the result does not depend on it.
+    listed, wage_per_worker : optional
+        Set by the Dask scorer for the whole panel: the households on the visit
+        list (default: in the budget, else tier 高) and the counterfactual
+        worker's wage (default: median wage per wage worker of the scored year).
 
     Returns
     -------
@@ -173,10 +180,7 @@ def score(
     cut = dict(TIER_CUTOFFS if tier_cutoffs is None else tier_cutoffs)
     if quota_by and quota_by not in _UNIT_COLS:
         raise ContractError(f"quota_by must be one of {_UNIT_COLS}, got {quota_by!r}")
-    if reasons not in (None, "all", "budget", "none"):
-        raise ContractError(f"reasons must be 'all', 'budget' or 'none', got {reasons!r}")
-    if attribution not in ("causes", "shap"):
-        raise ContractError(f"attribution must be 'causes' or 'shap', got {attribution!r}")
+    _check_choices(reasons, attribution)
     sel = select_year(records, year=year, lines=lines, current=False)
     book = _Book.start(sel)
     blocks = _FeatureBlocks(model, sel.history, block_rows) if len(book.rows) else None
@@ -184,16 +188,34 @@ def score(
     _rank_and_budget(book, book.places, budget, quota_by, cut)
     mode = reasons or ("all" if book.n_scored <= REASONS_ALL_MAX else "budget")
     want = _explained(book, mode, budget)
-    listed = book.in_budget[want] if budget is not None else book.tier[want] == 0
+    listed, wage_per_worker = _listed_and_wage(book, sel, want, budget, listed, wage_per_worker)
     text = _reasons(model, blocks, book, sel.panel, want, listed, measures=measures, attribution=attribution,
-                    attribute_shocks=attribute_shocks)
-    out = _columns(book, book.places, want, text, keep_raw=keep_raw, unexplained=_NOT_EXPLAINED.get(mode))
+                    attribute_shocks=attribute_shocks, wage_per_worker=wage_per_worker)
+    out = _columns(book, book.places, want, text, keep_raw=keep_raw, unexplained=NOT_EXPLAINED.get(mode))
     out.attrs.update({
         "year": sel.year, "budget": budget, "quota_by": quota_by, "n_scored": book.n_scored, "n_households": len(out),
         "tier_cutoffs": cut, "reasons": mode, "attribution": attribution, **book.left_out_attrs,
         "model": dict(getattr(model, "metadata", {}) or {}) if isinstance(getattr(model, "metadata", None), dict) else {},
     })
     return to_headers(out, headers)
+
+
+def _check_choices(reasons, attribution) -> None:
+    if reasons not in (None, "all", "budget", "none"):
+        raise ContractError(f"reasons must be 'all', 'budget' or 'none', got {reasons!r}")
+    if attribution not in ("causes", "shap"):
+        raise ContractError(f"attribution must be 'causes' or 'shap', got {attribution!r}")
+
+
+def _listed_and_wage(book: "_Book", sel: YearSelection, want: np.ndarray, budget, listed, wage_per_worker):
+    """Which explained households are on the visit list, and the counterfactual worker's wage."""
+    if listed is not None:
+        on_list = book.ids.take(want).astype("str").isin(set(map(str, listed))).to_numpy()
+    else:
+        on_list = book.in_budget[want] if budget is not None else book.tier[want] == 0
+    if wage_per_worker is None and len(book.rows):
+        wage_per_worker = typical_wage_per_worker(sel.history.loc[book.rows])
+    return on_list, wage_per_worker
 
 
 @dataclass
@@ -349,7 +371,7 @@ def _explained(book: _Book, mode: str, budget) -> np.ndarray:
 
 def _reasons(model: Any, blocks: "_FeatureBlocks | None", book: _Book, panel: pd.DataFrame, want: np.ndarray,
              listed: np.ndarray, *, measures=None, attribution: str = "causes",
-             attribute_shocks: bool = True) -> dict[str, np.ndarray]:
+             attribute_shocks: bool = True, wage_per_worker: float | None = None) -> dict[str, np.ndarray]:
     """Reason columns of the households ``want``, block by block (contributions and text for a few thousand at a time)."""
     text = {c: np.full(len(want), np.nan, dtype=object) for c in _TEXT_COLS}
     if len(want):
@@ -357,7 +379,8 @@ def _reasons(model: Any, blocks: "_FeatureBlocks | None", book: _Book, panel: pd
         x_of_g[book.gid[book.rows]] = np.arange(len(book.rows))
         shocks = panel[[c for c in SHOCK_TYPES if c in panel.columns]].take(book.g_cur[want]).reset_index(drop=True)
         _reason_texts(model, blocks, book.rows[x_of_g[want]], shocks, book.has_labor[want], listed, text,
-                      measures=measures, attribution=attribution, attribute_shocks=attribute_shocks)
+                      measures=measures, attribution=attribution, attribute_shocks=attribute_shocks,
+                      wage_per_worker=wage_per_worker)
     return text
 
 
@@ -398,7 +421,7 @@ def _columns(book: _Book, panel: pd.DataFrame, want: np.ndarray, text: dict, *, 
 
 def _notes(slots: np.ndarray, notes: np.ndarray, scored: np.ndarray, unexplained: str | None) -> pd.api.extensions.ExtensionArray:
     """``reason_note``: the note of each explained household, else why its reason cells are empty."""
-    cases = np.array([_NOT_EXPLAINED["unscored"], unexplained or _NOT_EXPLAINED["none"]], dtype=object)
+    cases = np.array([NOT_EXPLAINED["unscored"], unexplained or NOT_EXPLAINED["none"]], dtype=object)
     out = np.where(scored, cases[1], cases[0]).astype(object)
     has = slots >= 0
     if has.any():
@@ -428,7 +451,8 @@ def _households(panel: pd.DataFrame, years: np.ndarray, y: int) -> tuple[np.ndar
 
 def _reason_texts(model: Any, blocks: "_FeatureBlocks", rows: np.ndarray, records: pd.DataFrame,
                   has_labor: pd.api.extensions.ExtensionArray, listed: np.ndarray, text: dict[str, np.ndarray], *,
-                  measures=None, attribution: str = "causes", attribute_shocks: bool = True) -> None:
+                  measures=None, attribution: str = "causes", attribute_shocks: bool = True,
+                  wage_per_worker: float | None = None) -> None:
     """Fill ``text`` (arrays aligned with ``rows``) block by block: contributions, risk types, words, measures.
 
     ``records`` holds the scored-year shock columns of ``rows``, in the same order;
@@ -436,7 +460,8 @@ def _reason_texts(model: Any, blocks: "_FeatureBlocks", rows: np.ndarray, record
     """
     mm = load_measures_map(measures)
     shock_cols = [c for c in SHOCK_TYPES if c in records.columns]
-    causes = CauseExplainer(model, blocks.history, plan=getattr(blocks, "plan", None)) if attribution == "causes" else None
+    causes = (CauseExplainer(model, blocks.history, plan=getattr(blocks, "plan", None), wage_per_worker=wage_per_worker)
+              if attribution == "causes" else None)
     pos = blocks.positions(rows) if causes is not None else None
     for sl, Xs in blocks(rows):
         _, contrib = contributions(model, None, Xs)

@@ -12,6 +12,7 @@ from ._codes import (
     SCHOOL,
     SEXES,
 )
+from ._causes import CAUSE_MIN_DROP, CAUSES
 from ._simulate import simulate, write_sample
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "LABOR",
     "PLACES",
     "monitoring_line_table",
+    "CAUSES",
+    "CAUSE_MIN_DROP",
     "simulate",
     "write_sample",
 ]

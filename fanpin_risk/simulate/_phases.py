@@ -96,18 +96,25 @@ def health(s: SimState, yr: Year) -> None:
     shape = (n, N_SLOTS)
     rates, rest = _ONSET_LATER if yr.p.later else _ONSET_FIRST
     onset_s = active & (rng.random(shape) < np.select([age >= 65, age >= 45, age >= 16], rates, rest))
+    if "因病" in s.removed:  # counterfactual years suppress effects after the draws, so draws stay aligned
+        onset_s &= False
     recover = s.serious & (rng.random(shape) < 0.35)
     # Some recover from a serious illness into a chronic one.
     s.chronic |= recover & (rng.random(shape) < 0.6)
     s.serious = (s.serious & ~recover) | onset_s
     s.chronic |= active & (rng.random(shape) < np.select([age >= 60, age >= 40], [0.025, 0.012], 0.002))
     s.chronic &= ~(rng.random(shape) < 0.03)
+    if "因病" in s.removed:
+        s.serious &= False
+        s.chronic &= False
     yr.onset_s = onset_s
     yr.shock_illness = onset_s.any(axis=1)
-    yr.accident = s.hh_alive & (rng.random(n) < 0.012)
+    yr.accident = s.hh_alive & (rng.random(n) < 0.012) & ("因意外事故" not in s.removed)
     yr.acc_member = np.where(active & (age >= 16), rng.random(shape), -1.0).argmax(axis=1)
     acc_dis = yr.accident & (rng.random(n) < 0.2)
     s.disabled[acc_dis, yr.acc_member[acc_dis]] = True
+    if "因残" in s.removed:
+        s.disabled &= False
 
 
 def school_status(age: np.ndarray, track: np.ndarray) -> np.ndarray:
@@ -180,6 +187,9 @@ def shocks(s: SimState, yr: Year) -> None:
     c_sev = rng.uniform(0.2, 0.7, s.n_counties) * c_hit
     yr.disaster = s.hh_alive & ((c_hit[county] & (rng.random(n) < 0.55)) | (rng.random(n) < 0.01))
     yr.loss = np.where(yr.disaster, np.maximum(c_sev[county], 0.25) * rng.uniform(0.5, 1.0, n), 0.0)
+    if "因自然灾害" in s.removed:
+        yr.disaster = yr.disaster & False
+        yr.loss = yr.loss * 0.0
     s.e_shock = RHO * s.e_shock + rng.normal(0.0, SD_PERM * np.sqrt(1 - RHO ** 2), n)
 
 
@@ -215,7 +225,7 @@ def wage_work(s: SimState, yr: Year) -> None:
     months = np.where(s.returned, 0.75 * months, months)
     if yr.p.year in COVID_MONTHS:
         months = months * np.choose(plc - 1, list(COVID_MONTHS[yr.p.year]))
-    lost = works & (rng.random(shape) < JOB_LOSS.get(yr.p.year, JOB_LOSS_USUAL))
+    lost = works & (rng.random(shape) < JOB_LOSS.get(yr.p.year, JOB_LOSS_USUAL)) & ("因务工就业不稳" not in s.removed)
     months = np.where(lost, months * rng.uniform(0.2, 0.6, shape), months)
     months = np.where(works, np.clip(np.round(months), 1, 12), 0).astype(int)
     # Job loss sends some workers home; they recover over one to two years.
@@ -227,6 +237,9 @@ def wage_work(s: SimState, yr: Year) -> None:
     mwage = np.clip(mwage, 800.0, 30000.0)
     yr.pwj = np.where(active & (age >= 16) & (age < 70), s.pwj_months, 0)
     yr.wage = (months * mwage).sum(axis=1) + (yr.pwj * 800.0 * wi).sum(axis=1)
+    if "缺劳动力" in s.removed:  # one more able worker at an in-province migrant's month wage
+        short = (yr.n_lab / np.maximum(yr.size, 1)) <= 0.25
+        yr.wage = yr.wage + np.where(short & s.hh_alive, 10 * 3330.0 * wi * np.exp(0.35 * s.ability), 0.0)
     yr.months = months
     yr.workplace = np.where(months > 0, plc, 0).astype(np.int8)
     yr.shock_job = lost.any(axis=1)
@@ -239,7 +252,7 @@ def production(s: SimState, yr: Year) -> None:
     farm_gross = np.where(farmer, s.land * 1250.0 * pi * np.exp(0.2 * s.ability + rng.normal(0, 0.15, n)), 0.0)
     farm_exp = np.where(farmer, s.land * 500.0 * pi, 0.0)
     proj = s.has_project & s.hh_alive & (farmer | (yr.n_lab > 0))
-    fail = proj & (rng.random(n) < 0.03 + 0.10 * yr.disaster + 0.03 * (s.micro_amt > 0))
+    fail = proj & (rng.random(n) < 0.03 + 0.10 * yr.disaster + 0.03 * (s.micro_amt > 0)) & ("因产业项目失败" not in s.removed)
     scale = s.project_scale + 0.3 * s.micro_amt
     proj_gross = np.where(proj, scale * pi * np.exp(0.3 * s.ability + rng.normal(0, 0.2, n)), 0.0)
     proj_gross *= np.where(fail, rng.uniform(0.05, 0.4, n), 1.0) * (1 - 0.6 * yr.loss)
@@ -305,6 +318,8 @@ def spending(s: SimState, yr: Year) -> None:
     yr.expense_medical = oop_m.sum(axis=1) + acc_cost * (1 - reimb[np.arange(n), yr.acc_member])
     edu_cost = np.choose(yr.stat, [0, 0, 1500, 350, 600, 600, 600, 3800, 3800, 3800, 1800, 11000, 14000])
     yr.expense_education = (np.where(active, edu_cost, 0) * rng.uniform(0.7, 1.3, shape)).sum(axis=1)
+    if "因学" in s.removed:
+        yr.expense_education = yr.expense_education * 0.0
     claims = np.where(s.claim_cover & (yr.shock_illness | yr.accident), 0.3 * yr.expense_medical, 0.0)
     claims += np.where(s.claim_cover & yr.disaster, 0.2 * yr.loss * yr.farm_gross, 0.0)
     yr.claims = np.minimum(claims, 30000.0)
@@ -325,8 +340,12 @@ def guarantees(s: SimState, yr: Year) -> None:
     # Empty slots are marked insured, so a child born into one starts insured.
     insured[~active] = True
     s.insured = insured
-    yr.med_ok = (insured | ~active).all(axis=1)
-    yr.edu_ok = ~(active & s.dropout & (age >= 7) & (age <= 14)).any(axis=1)
+    yr.med_ok = (insured | ~active).all(axis=1) | ("因病" in s.removed)
+    yr.edu_ok = ~(active & s.dropout & (age >= 7) & (age <= 14)).any(axis=1) | ("因学" in s.removed)
+    if "因安全住房" in s.removed:
+        s.housing_ok = s.housing_ok | True
+    if "因安全饮水" in s.removed:
+        s.water_ok = s.water_ok | True
     yr.guarantees_ok = s.housing_ok & s.water_ok & yr.med_ok & yr.edu_ok
 
 

@@ -22,6 +22,7 @@ import pandas as pd
 from fanpin_risk import contract
 
 from ._calibration import monitoring_line_table
+from ._causes import cause_record
 from ._phases import YEAR_PHASES, end_year, start_year
 from ._records import assemble_households, assemble_members, household_rows, member_rows
 from ._state import initial_state
@@ -51,7 +52,10 @@ def simulate(
     share_key_county: float = 0.3,
     detection: float = 1.0,
     return_members: bool = False,
-) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    return_causes: bool = False,
+    cause_years: Iterable[int] | None = None,
+    cause_draws: int = 32,
+) -> pd.DataFrame | tuple[pd.DataFrame, ...]:
     """Simulate a household-year monitoring panel in the data contract.
 
     Parameters
@@ -78,6 +82,19 @@ def simulate(
         (< 1 gives a sloppier monitoring system, more undetected poverty).
     return_members : bool, default False
         Also return the member table.
+    return_causes : bool, default False
+        Also return (last) the cause record: for each household alive at the end
+        of a record year *t*, ``p_relapse`` (Monte Carlo probability of the default
+        "relapse" label in *t + 1*), one column per cause in :data:`CAUSES` (how much
+        that probability falls when the cause is removed, with common random
+        numbers), ``main_cause`` (the largest fall, "其他" when below
+        :data:`CAUSE_MIN_DROP`), ``second_cause`` and ``max_drop``. The panel
+        itself is the same with or without it. See docs/calibration.md.
+    cause_years : iterable of int, optional
+        Record years that get a cause record (default every simulated year; each
+        costs ``11 × cause_draws`` simulated years).
+    cause_draws : int, default 32
+        Monte Carlo draws per year.
 
     Returns
     -------
@@ -107,6 +124,12 @@ def simulate(
     True
     """
     years = _checked_years(years, n_households, share_exited)
+    c_years = set(years if cause_years is None else (int(y) for y in cause_years)) if return_causes else set()
+    if c_years - set(years):
+        raise ValueError(f"cause_years {sorted(c_years - set(years))} are not simulated years")
+    if return_causes and int(cause_draws) < 1:
+        raise ValueError("cause_draws must be >= 1")
+    causes = []
     state = initial_state(int(n_households), years[0], seed, province, monitoring_line_table(),
                           share_exited=share_exited, n_counties=n_counties,
                           share_key_county=share_key_county, detection=detection)
@@ -119,10 +142,14 @@ def simulate(
         if return_members:
             mem_rows.append(member_rows(state, year))
         end_year(state, year)
+        if y in c_years:
+            causes.append(cause_record(state, y, seed, int(cause_draws)))
     households = assemble_households(hh_rows, province)
-    if not return_members:
-        return households
-    return households, assemble_members(mem_rows)
+    out = [households] + ([assemble_members(mem_rows)] if return_members else [])
+    if return_causes:
+        out.append(pd.concat(causes, ignore_index=True).sort_values(["household_id", "year"], ignore_index=True)
+                   if causes else pd.DataFrame())
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 def write_sample(directory: str | Path, n_households: int = 500, seed: int = 7) -> tuple[Path, Path]:

@@ -35,6 +35,9 @@ class SimState:
     province: str
     detection: float
     lines: dict[tuple[str, int], float] = field(repr=False)
+    # Causes (RISK_TYPES names, see _causes.CAUSES) whose effects the phases suppress after their
+    # draws; only the cause record's Monte Carlo variants set it, the panel's own run keeps it empty.
+    removed: frozenset[str] = field(default=frozenset(), repr=False)
 
     # counties (length n_counties) and the household's place
     key_c: np.ndarray = _drawn()      # key assistance county (重点帮扶县)
@@ -167,6 +170,7 @@ class Year:
     ratio: np.ndarray = _drawn()
     do_elim: np.ndarray = _drawn()
     new: np.ndarray = _drawn()
+    p_new: np.ndarray = _drawn()         # probability identification flags the household (before its draw)
     # assistance
     micro_rec: np.ndarray = _drawn()     # microcredit outstanding during the year (recorded)
 
