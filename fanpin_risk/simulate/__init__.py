@@ -13,7 +13,7 @@ from ._codes import (
     SEXES,
 )
 from ._causes import CAUSE_MIN_DROP, CAUSES
-from ._simulate import simulate, write_sample
+from ._simulate import WORLDS, simulate, simulate_world, write_sample
 
 __all__ = [
     "HOUSEHOLD_TYPES",
@@ -29,5 +29,7 @@ __all__ = [
     "CAUSES",
     "CAUSE_MIN_DROP",
     "simulate",
+    "simulate_world",
+    "WORLDS",
     "write_sample",
 ]

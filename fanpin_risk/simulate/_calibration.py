@@ -77,6 +77,24 @@ def line_for(table: dict[tuple[str, int], float], province: str, year: int) -> f
     return round(year_value(nat, year, LINE_GROWTH), -1)
 
 
+def grown_wage_index(year: int, first_year: int, growth: float | None) -> float:
+    """Wage index of ``year``: the calibrated path, or ``growth`` a year from its ``first_year`` value."""
+    if growth is None:
+        return year_value(WAGE_INDEX, year, WAGE_GROWTH)
+    return year_value(WAGE_INDEX, first_year, WAGE_GROWTH) * (1.0 + growth) ** (year - first_year)
+
+
+def grown_line(table: dict[tuple[str, int], float], province: str, year: int, first_year: int,
+               growth: float | None) -> float:
+    """Monitoring line of ``year``: the table's (:func:`line_for`), or ``growth`` a year from ``first_year``'s line.
+
+    A grown line is rounded to 10 yuan, like the extrapolated national series.
+    """
+    if growth is None or year == first_year:
+        return line_for(table, province, year)
+    return round(line_for(table, province, first_year) * (1.0 + growth) ** (year - first_year), -1)
+
+
 @dataclass(frozen=True)
 class YearParams:
     """Parameters of one simulated year that do not depend on the households."""
@@ -90,13 +108,19 @@ class YearParams:
     dibao_std_prev: float  # dibao is assessed against last year's standard
 
     @classmethod
-    def of(cls, year: int, first_year: int, lines: dict[tuple[str, int], float], province: str) -> YearParams:
-        """The parameters of ``year`` for a panel starting in ``first_year``."""
+    def of(cls, year: int, first_year: int, lines: dict[tuple[str, int], float], province: str, *,
+           wage_growth: float | None = None, line_growth: float | None = None) -> YearParams:
+        """The parameters of ``year`` for a panel starting in ``first_year``.
+
+        ``wage_growth`` / ``line_growth`` (a world's setting, see ``simulate``) replace the
+        calibrated wage-index path and the province's monitoring-line table by a constant
+        yearly growth from their value in ``first_year``; ``None`` keeps the calibrated series.
+        """
         return cls(
             year=year,
             later=year > first_year,
-            line=line_for(lines, province, year),
-            wage_index=year_value(WAGE_INDEX, year, WAGE_GROWTH),
+            line=grown_line(lines, province, year, first_year, line_growth),
+            wage_index=grown_wage_index(year, first_year, wage_growth),
             price_index=year_value(PRICE_INDEX, year, PRICE_GROWTH),
             dibao_std=year_value(DIBAO, year, DIBAO_GROWTH),
             dibao_std_prev=year_value(DIBAO, year - 1, DIBAO_GROWTH),

@@ -34,7 +34,17 @@ _RISK_ILLNESS, _RISK_LACK_OF_LABOR, _RISK_OTHER = 0, 7, 10
 
 def start_year(s: SimState, year: int) -> Year:
     """An empty :class:`~._state.Year` for ``year`` with its parameters."""
-    return Year(YearParams.of(year, s.first_year, s.lines, s.province))
+    return Year(YearParams.of(year, s.first_year, s.lines, s.province,
+                              wage_growth=s.wage_growth, line_growth=s.line_growth))
+
+
+def _more(p: float | np.ndarray, s: SimState) -> np.ndarray:
+    """A shock's yearly probability ``p`` in the state's world: × ``shock_rate``, at most 1.
+
+    The draws stay the same, only the threshold they are compared with moves, so the default
+    world (``shock_rate`` 1.0) gives exactly the calibrated panel.
+    """
+    return np.minimum(p * s.shock_rate, 1.0)
 
 
 # --------------------------------------------------------------------------- members
@@ -95,21 +105,21 @@ def health(s: SimState, yr: Year) -> None:
     rng, n, active, age = s.rng, s.n, s.active, s.age
     shape = (n, N_SLOTS)
     rates, rest = _ONSET_LATER if yr.p.later else _ONSET_FIRST
-    onset_s = active & (rng.random(shape) < np.select([age >= 65, age >= 45, age >= 16], rates, rest))
+    onset_s = active & (rng.random(shape) < _more(np.select([age >= 65, age >= 45, age >= 16], rates, rest), s))
     if "因病" in s.removed:  # counterfactual years suppress effects after the draws, so draws stay aligned
         onset_s &= False
     recover = s.serious & (rng.random(shape) < 0.35)
     # Some recover from a serious illness into a chronic one.
     s.chronic |= recover & (rng.random(shape) < 0.6)
     s.serious = (s.serious & ~recover) | onset_s
-    s.chronic |= active & (rng.random(shape) < np.select([age >= 60, age >= 40], [0.025, 0.012], 0.002))
+    s.chronic |= active & (rng.random(shape) < _more(np.select([age >= 60, age >= 40], [0.025, 0.012], 0.002), s))
     s.chronic &= ~(rng.random(shape) < 0.03)
     if "因病" in s.removed:
         s.serious &= False
         s.chronic &= False
     yr.onset_s = onset_s
     yr.shock_illness = onset_s.any(axis=1)
-    yr.accident = s.hh_alive & (rng.random(n) < 0.012) & ("因意外事故" not in s.removed)
+    yr.accident = s.hh_alive & (rng.random(n) < _more(0.012, s)) & ("因意外事故" not in s.removed)
     yr.acc_member = np.where(active & (age >= 16), rng.random(shape), -1.0).argmax(axis=1)
     acc_dis = yr.accident & (rng.random(n) < 0.2)
     s.disabled[acc_dis, yr.acc_member[acc_dis]] = True
@@ -183,9 +193,9 @@ def labour_capacity(s: SimState, yr: Year) -> None:
 def shocks(s: SimState, yr: Year) -> None:
     """County disasters (hitting most of the county's households) and the AR(1) earning shock."""
     rng, n, county = s.rng, s.n, s.county
-    c_hit = rng.random(s.n_counties) < s.dis_c
+    c_hit = rng.random(s.n_counties) < _more(s.dis_c, s)
     c_sev = rng.uniform(0.2, 0.7, s.n_counties) * c_hit
-    yr.disaster = s.hh_alive & ((c_hit[county] & (rng.random(n) < 0.55)) | (rng.random(n) < 0.01))
+    yr.disaster = s.hh_alive & ((c_hit[county] & (rng.random(n) < 0.55)) | (rng.random(n) < _more(0.01, s)))
     yr.loss = np.where(yr.disaster, np.maximum(c_sev[county], 0.25) * rng.uniform(0.5, 1.0, n), 0.0)
     if "因自然灾害" in s.removed:
         yr.disaster = yr.disaster & False
@@ -225,7 +235,8 @@ def wage_work(s: SimState, yr: Year) -> None:
     months = np.where(s.returned, 0.75 * months, months)
     if yr.p.year in COVID_MONTHS:
         months = months * np.choose(plc - 1, list(COVID_MONTHS[yr.p.year]))
-    lost = works & (rng.random(shape) < JOB_LOSS.get(yr.p.year, JOB_LOSS_USUAL)) & ("因务工就业不稳" not in s.removed)
+    lost = (works & (rng.random(shape) < _more(JOB_LOSS.get(yr.p.year, JOB_LOSS_USUAL), s))
+            & ("因务工就业不稳" not in s.removed))
     months = np.where(lost, months * rng.uniform(0.2, 0.6, shape), months)
     months = np.where(works, np.clip(np.round(months), 1, 12), 0).astype(int)
     # Job loss sends some workers home; they recover over one to two years.
@@ -236,7 +247,7 @@ def wage_work(s: SimState, yr: Year) -> None:
              * np.exp(0.35 * s.ability[:, None] + s.e_shock[:, None] - SD_PERM ** 2 / 2 + s.wage_eff))
     mwage = np.clip(mwage, 800.0, 30000.0)
     yr.pwj = np.where(active & (age >= 16) & (age < 70), s.pwj_months, 0)
-    yr.wage = (months * mwage).sum(axis=1) + (yr.pwj * 800.0 * wi).sum(axis=1)
+    yr.wage = (months * mwage).sum(axis=1) + (yr.pwj * 800.0 * wi * s.assistance).sum(axis=1)
     if "缺劳动力" in s.removed:  # one more able worker at an in-province migrant's month wage
         short = (yr.n_lab / np.maximum(yr.size, 1)) <= 0.25
         yr.wage = yr.wage + np.where(short & s.hh_alive, 10 * 3330.0 * wi * np.exp(0.35 * s.ability), 0.0)
@@ -252,7 +263,8 @@ def production(s: SimState, yr: Year) -> None:
     farm_gross = np.where(farmer, s.land * 1250.0 * pi * np.exp(0.2 * s.ability + rng.normal(0, 0.15, n)), 0.0)
     farm_exp = np.where(farmer, s.land * 500.0 * pi, 0.0)
     proj = s.has_project & s.hh_alive & (farmer | (yr.n_lab > 0))
-    fail = proj & (rng.random(n) < 0.03 + 0.10 * yr.disaster + 0.03 * (s.micro_amt > 0)) & ("因产业项目失败" not in s.removed)
+    fail = (proj & (rng.random(n) < _more(0.03 + 0.10 * yr.disaster + 0.03 * (s.micro_amt > 0), s))
+            & ("因产业项目失败" not in s.removed))
     scale = s.project_scale + 0.3 * s.micro_amt
     proj_gross = np.where(proj, scale * pi * np.exp(0.3 * s.ability + rng.normal(0, 0.2, n)), 0.0)
     proj_gross *= np.where(fail, rng.uniform(0.05, 0.4, n), 1.0) * (1 - 0.6 * yr.loss)
@@ -280,7 +292,8 @@ def transfers(s: SimState, yr: Year) -> None:
     subsidies = 110.0 * s.land * yr.farmer + 250.0 + np.where(s.exited, 700.0, 0.0)
     dis_sub = (active & s.disabled & (yr.lab >= 2)).sum(axis=1) * 1100.0
     support = s.elder_support * (active & (age >= 65)).sum(axis=1) * 2300.0 * p.wage_index
-    yulu = np.where(s.exited | (s.ident_m > 0), (active & np.isin(yr.stat, (10, 11))).sum(axis=1) * 3000.0, 0.0)
+    a = s.assistance  # the world's generosity of the targeted payments (dibao, tekun, 雨露计划)
+    yulu = np.where(s.exited | (s.ident_m > 0), (active & np.isin(yr.stat, (10, 11))).sum(axis=1) * (3000.0 * a), 0.0)
     no_lab = yr.n_lab == 0
     # 特困: nobody able to work or to support, no children; take-up is partial.
     frail = (active & (yr.lab >= 3) & ((age >= 60) | s.disabled)).sum(axis=1) == yr.size
@@ -295,9 +308,9 @@ def transfers(s: SimState, yr: Year) -> None:
     take = np.where(monitored_now & no_lab, 0.95, np.where(s.dibao, 0.9, np.where(s.exited, 0.8, 0.65)))
     s.dibao = s.hh_alive & ~s.tekun & under & (rng.random(n) < take)
     gap, std = p.dibao_std_prev - ref_pc, p.dibao_std
-    dibao_amt = np.where(s.dibao, size_safe * np.clip(DIBAO_FILL * gap, 0.1 * std, 0.6 * std), 0.0)
+    dibao_amt = np.where(s.dibao, size_safe * np.clip(DIBAO_FILL * gap, 0.1 * std, 0.6 * std) * a, 0.0)
     tekun_amt = np.where(s.tekun, size_safe * np.clip(TEKUN_FILL * (1.2 * p.dibao_std_prev - ref_pc),
-                                                      0.3 * std, 1.3 * std), 0.0)
+                                                      0.3 * std, 1.3 * std) * a, 0.0)
     yr.income_transfer = pension + subsidies + dis_sub + support + yulu + dibao_amt + tekun_amt
     yr.net = pre_total + yr.income_transfer
     yr.pc = yr.net / size_safe
@@ -310,7 +323,9 @@ def spending(s: SimState, yr: Year) -> None:
     shape = (n, N_SLOTS)
     covered = s.exited | (s.ident_m > 0) | s.dibao | s.tekun
     # Covered groups also get critical-illness insurance and medical assistance on top.
-    reimb = np.where(s.insured, np.where(covered[:, None], 0.85, 0.68), 0.0)
+    # The world's assistance scales their top-up over basic insurance (0.68 + (0.85 - 0.68) == 0.85 exactly).
+    reimb_covered = min(0.68 + (0.85 - 0.68) * s.assistance, 1.0)
+    reimb = np.where(s.insured, np.where(covered[:, None], reimb_covered, 0.68), 0.0)
     cost = (np.where(active & s.chronic, rng.gamma(2.0, 900.0, shape), 0.0)
             + np.where(active & s.serious, rng.gamma(2.0, np.where(yr.onset_s, 38000.0, 16000.0)), 0.0))
     acc_cost = np.where(yr.accident, rng.gamma(2.0, 9000.0, n), 0.0)
@@ -322,7 +337,7 @@ def spending(s: SimState, yr: Year) -> None:
         yr.expense_education = yr.expense_education * 0.0
     claims = np.where(s.claim_cover & (yr.shock_illness | yr.accident), 0.3 * yr.expense_medical, 0.0)
     claims += np.where(s.claim_cover & yr.disaster, 0.2 * yr.loss * yr.farm_gross, 0.0)
-    yr.claims = np.minimum(claims, 30000.0)
+    yr.claims = np.minimum(claims, 30000.0) * s.assistance
     yr.covered = covered
 
 

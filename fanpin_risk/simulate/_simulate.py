@@ -14,8 +14,10 @@ targets come from ``shared/domain/POLICY_FACTS.md``. The run is split into
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -27,7 +29,20 @@ from ._phases import YEAR_PHASES, end_year, start_year
 from ._records import assemble_households, assemble_members, household_rows, member_rows
 from ._state import initial_state
 
-__all__ = ["simulate", "write_sample", "monitoring_line_table"]
+__all__ = ["simulate", "simulate_world", "WORLDS", "write_sample", "monitoring_line_table"]
+
+#: Named worlds: keyword settings of :func:`simulate` that change how the simulated world
+#: works (shocks, assistance, wage and line growth). Model defaults are chosen by their
+#: average over these worlds rather than on the calibrated one alone ("baseline").
+#: Their label rates are in docs/calibration.md ("Worlds").
+WORLDS: dict[str, dict[str, Any]] = {
+    "baseline": {},                            # the calibrated world
+    "shocks": {"shock_rate": 1.6},             # 60 % more disasters, job losses, illness, accidents, failures
+    "lean_assistance": {"assistance": 0.6},    # targeted payments 40 % smaller
+    "fast_growth": {"wage_growth": 0.15},      # wages +15 %/year (calibrated 2020-25: ≈ +9 %/year)
+    "slow_growth": {"wage_growth": 0.03},      # wages +3 %/year
+    "smooth_line": {"line_growth": 0.14},      # the line grows 14 %/year from the first year's, no 2021 jump
+}
 
 
 def _checked_years(years: Iterable[int], n_households: int, share_exited: float) -> list[int]:
@@ -41,6 +56,47 @@ def _checked_years(years: Iterable[int], n_households: int, share_exited: float)
     return years
 
 
+def _checked_cause_years(years: list[int], return_causes: bool, cause_years: Iterable[int] | None,
+                         cause_draws: int) -> set[int]:
+    c_years = set(years if cause_years is None else (int(y) for y in cause_years)) if return_causes else set()
+    if c_years - set(years):
+        raise ValueError(f"cause_years {sorted(c_years - set(years))} are not simulated years")
+    if return_causes and int(cause_draws) < 1:
+        raise ValueError("cause_draws must be >= 1")
+    return c_years
+
+
+def _cause_frame(causes: list[pd.DataFrame]) -> pd.DataFrame:
+    if not causes:
+        return pd.DataFrame()
+    return pd.concat(causes, ignore_index=True).sort_values(["household_id", "year"], ignore_index=True)
+
+
+def _checked_world(shock_rate: float, assistance: float, wage_growth: float | None,
+                   line_growth: float | None) -> dict[str, float | None]:
+    def number(name: str, value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {value!r}") from None
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+        return v
+
+    world: dict[str, float | None] = {}
+    for name, value in (("shock_rate", shock_rate), ("assistance", assistance)):
+        world[name] = v = number(name, value)
+        if v < 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}")
+    for name, value in (("wage_growth", wage_growth), ("line_growth", line_growth)):
+        world[name] = v = None if value is None else number(name, value)
+        if v is not None and not -0.5 <= v <= 0.5:
+            raise ValueError(f"{name} must lie in [-0.5, 0.5] (a yearly growth rate), got {value!r}")
+    return world
+
+
 def simulate(
     n_households: int = 20_000,
     years: Iterable[int] = range(2020, 2026),
@@ -51,6 +107,8 @@ def simulate(
     n_counties: int | None = None,
     share_key_county: float = 0.3,
     detection: float = 1.0,
+    shock_rate: float = 1.0, assistance: float = 1.0,
+    wage_growth: float | None = None, line_growth: float | None = None,
     return_members: bool = False,
     return_causes: bool = False,
     cause_years: Iterable[int] | None = None,
@@ -80,6 +138,18 @@ def simulate(
     detection : float, default 1.0
         Multiplier on the identification channels' detection probabilities
         (< 1 gives a sloppier monitoring system, more undetected poverty).
+    shock_rate : float, default 1.0
+        World (:data:`WORLDS`): multiplier (>= 0) on the yearly probability, capped
+        at 1, of disasters, job loss, illness onset, accidents, project failure.
+    assistance : float, default 1.0
+        World: multiplier (>= 0) on the amounts of dibao, tekun, 雨露计划,
+        public-welfare job pay, medical-assistance top-up, anti-poverty claims.
+    wage_growth : float, optional
+        World: yearly growth (in [-0.5, 0.5]) of the wage index from its
+        first-year value; default the calibrated path.
+    line_growth : float, optional
+        World: yearly growth (in [-0.5, 0.5]) of the monitoring line from the
+        first year's line, rounded to 10 yuan; default the province's table.
     return_members : bool, default False
         Also return the member table.
     return_causes : bool, default False
@@ -108,8 +178,9 @@ def simulate(
     Raises
     ------
     ValueError
-        If ``years`` is empty or not consecutive, ``n_households < 1`` or
-        ``share_exited`` lies outside [0, 1].
+        If ``years`` is empty or not consecutive, ``n_households < 1``,
+        ``share_exited`` lies outside [0, 1], or a world setting is out of range
+        (see docs/calibration.md, "Worlds").
 
     Examples
     --------
@@ -124,15 +195,12 @@ def simulate(
     True
     """
     years = _checked_years(years, n_households, share_exited)
-    c_years = set(years if cause_years is None else (int(y) for y in cause_years)) if return_causes else set()
-    if c_years - set(years):
-        raise ValueError(f"cause_years {sorted(c_years - set(years))} are not simulated years")
-    if return_causes and int(cause_draws) < 1:
-        raise ValueError("cause_draws must be >= 1")
+    world = _checked_world(shock_rate, assistance, wage_growth, line_growth)
+    c_years = _checked_cause_years(years, return_causes, cause_years, cause_draws)
     causes = []
     state = initial_state(int(n_households), years[0], seed, province, monitoring_line_table(),
                           share_exited=share_exited, n_counties=n_counties,
-                          share_key_county=share_key_county, detection=detection)
+                          share_key_county=share_key_county, detection=detection, **world)
     hh_rows, mem_rows = [], []
     for y in years:
         year = start_year(state, y)
@@ -147,9 +215,44 @@ def simulate(
     households = assemble_households(hh_rows, province)
     out = [households] + ([assemble_members(mem_rows)] if return_members else [])
     if return_causes:
-        out.append(pd.concat(causes, ignore_index=True).sort_values(["household_id", "year"], ignore_index=True)
-                   if causes else pd.DataFrame())
+        out.append(_cause_frame(causes))
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def simulate_world(name: str, *args: Any, **kwargs: Any) -> pd.DataFrame | tuple[pd.DataFrame, ...]:
+    """:func:`simulate` in the named world of :data:`WORLDS`.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`WORLDS`.
+    *args, **kwargs
+        Passed to :func:`simulate`; keyword settings override the world's.
+
+    Returns
+    -------
+    pandas.DataFrame or tuple of pandas.DataFrame
+        As :func:`simulate`.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a world.
+
+    Examples
+    --------
+    >>> from fanpin_risk.simulate import WORLDS, simulate_world
+    >>> sorted(WORLDS)
+    ['baseline', 'fast_growth', 'lean_assistance', 'shocks', 'slow_growth', 'smooth_line']
+    >>> simulate_world("shocks", 30, seed=2).equals(simulate(30, seed=2, **WORLDS["shocks"]))
+    True
+    >>> smooth = simulate_world("smooth_line", 30, seed=0)
+    >>> smooth.groupby("year")["monitoring_line"].first().tolist()
+    [4000.0, 4560.0, 5200.0, 5930.0, 6760.0, 7700.0]
+    """
+    if name not in WORLDS:
+        raise ValueError(f"unknown world {name!r}; known: {sorted(WORLDS)}")
+    return simulate(*args, **{**WORLDS[name], **kwargs})
 
 
 def write_sample(directory: str | Path, n_households: int = 500, seed: int = 7) -> tuple[Path, Path]:

@@ -38,6 +38,11 @@ class SimState:
     # Causes (RISK_TYPES names, see _causes.CAUSES) whose effects the phases suppress after their
     # draws; only the cause record's Monte Carlo variants set it, the panel's own run keeps it empty.
     removed: frozenset[str] = field(default=frozenset(), repr=False)
+    # The world (see simulate's docstring and WORLDS): 1.0 / None reproduce the calibrated world.
+    shock_rate: float = 1.0          # multiplier on the yearly probability of each shock
+    assistance: float = 1.0          # multiplier on the amounts of the targeted assistance payments
+    wage_growth: float | None = None  # yearly growth of the wage index (None: calibrated path)
+    line_growth: float | None = None  # yearly growth of the monitoring line (None: the line table)
 
     # counties (length n_counties) and the household's place
     key_c: np.ndarray = _drawn()      # key assistance county (重点帮扶县)
@@ -178,12 +183,19 @@ class Year:
 def initial_state(
     n: int, first_year: int, seed: int, province: str, lines: dict[tuple[str, int], float], *,
     share_exited: float, n_counties: int | None, share_key_county: float, detection: float,
+    shock_rate: float = 1.0, assistance: float = 1.0, wage_growth: float | None = None,
+    line_growth: float | None = None,
 ) -> SimState:
-    """Draw counties, households and members as at the end of the year before ``first_year``."""
+    """Draw counties, households and members as at the end of the year before ``first_year``.
+
+    The world settings (``shock_rate`` … ``line_growth``) are only stored: the initial
+    draws do not depend on them, the yearly phases read them.
+    """
     rng = np.random.default_rng(seed)
     k = int(n_counties) if n_counties else int(np.clip(n // 500, 4, 200))
     s = SimState(rng=rng, n=n, n_counties=k, first_year=first_year, province=province,
-                 detection=detection, lines=lines)
+                 detection=detection, lines=lines, shock_rate=shock_rate, assistance=assistance,
+                 wage_growth=wage_growth, line_growth=line_growth)
     draw_counties(s, share_key_county)
     draw_households(s, share_exited)
     draw_members(s)
