@@ -1,4 +1,5 @@
-"""The data contract as data: fields, headers, code lists, monitoring lines, the income formula, validation, privacy.
+"""The data contract as data: fields, headers, code lists, monitoring lines, the income formula, validation, privacy
+and the assumed assistance amounts of the pre-transfer label.
 
 Every file it reads lives in ``data_schema/``; see ``data_schema/DATA_DICTIONARY.md``.
 """
@@ -6,6 +7,10 @@ Every file it reads lives in ``data_schema/``; see ``data_schema/DATA_DICTIONARY
 from ._income import (
     INCOME_TERMS,
     net_income_total,
+)
+from ._pretransfer import (
+    PRE_TRANSFER_FILE,
+    pre_transfer_amounts,
 )
 from ._privacy import (
     PII_HEADERS,
@@ -73,6 +78,8 @@ __all__ = [
     "id_or_phone",
     "INCOME_TERMS",
     "net_income_total",
+    "PRE_TRANSFER_FILE",
+    "pre_transfer_amounts",
     "PII_HEADERS",
     "is_id_card",
     "id_card_birth_date",

@@ -34,6 +34,10 @@ from ._panel import as_panel
 
 #: Label parts shared with the default definitions (see :mod:`fanpin_risk.panel._labels`).
 PARTS = ("new_identification", "income_below_line", "guarantee_failed")
+#: The assistance-aware income part: income without dibao, tekun and public-welfare pay below the line.
+PRE_TRANSFER_PART = "pre_transfer_below_line"
+#: Every label part, one column each in the frame :func:`make_labels` returns.
+ALL_PARTS = (*PARTS, PRE_TRANSFER_PART)
 
 
 def next_rows(panel: pd.DataFrame, horizon: int) -> pd.Series:
@@ -68,8 +72,8 @@ def reentry_labels(panel: Any, horizon: int = 1) -> pd.DataFrame:
     DataFrame
         Index of the panel; columns ``label``, ``target_year``, ``censored``,
         ``new_identification`` (same as label on cohort rows),
-        ``income_below_line`` and ``guarantee_failed`` (always ``<NA>``: not part
-        of this label), ``in_cohort``.
+        ``income_below_line``, ``guarantee_failed`` and ``pre_transfer_below_line``
+        (always ``<NA>``: not part of this label), ``in_cohort``.
     """
     df = as_panel(panel)
     if horizon < 1:
@@ -109,11 +113,11 @@ def reentry_labels(panel: Any, horizon: int = 1) -> pd.DataFrame:
     out["label"] = label
     out["target_year"] = target_year
     out["censored"] = ~has
-    for p in PARTS:
+    for p in ALL_PARTS:
         out[p] = pd.Series(pd.NA, index=df.index, dtype="boolean")
     out["new_identification"] = label
     out["in_cohort"] = coh
     out.attrs["definition"] = {"definition": "reentry", "horizon": int(horizon), "cohort": "eliminated",
-                               "parts": {"new_identification": True, "income_below_line": False, "guarantee_failed": False},
+                               "parts": {p: p == "new_identification" for p in ALL_PARTS},
                                "rule": None}
     return out
