@@ -68,6 +68,10 @@ from ._headers import (
     INVERSE_HEADERS,
     BIRTH_HEADERS,
 )
+from ._public import (
+    PUBLIC_PANELS,
+    public_panel,
+)
 from ._members import (
     LABOR_VALUES,
     WEAK_LABOR,
@@ -94,4 +98,6 @@ __all__ = [
     "parse_number",
     "parse_month",
     "read_panel",
+    "public_panel",
+    "PUBLIC_PANELS",
 ]
