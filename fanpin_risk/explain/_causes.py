@@ -331,6 +331,29 @@ def _variant(ctx: _Context, rules: list[CauseRule], cache: dict) -> tuple[pd.Dat
     return v.frame()
 
 
+def _with_context(model: Any, history: pd.DataFrame, plan: dict | None) -> pd.DataFrame:
+    """The history with its village and county context attached, when the model's features read it.
+
+    The explained households' records are evaluated without the rest of the
+    panel; the context (leave-one-out shares of the other households) must be
+    the whole panel's, and it must not move when a household's own record is
+    changed, so it is fixed here, once, from the unchanged records.
+    """
+    feats = getattr(model, "features_", None)
+    if not getattr(feats, "history_block", False) or not hasattr(feats, "context"):
+        return history
+    CONTEXT_COLUMNS = feats.CONTEXT
+    if all(c in history.columns for c in CONTEXT_COLUMNS):
+        return history
+    hist = plan.get("hist") if plan is not None else None
+    if hist is not None and plan.get("n") == len(history):  # the scorer's plan already holds them
+        ctx = {c: hist[c][plan["inv"]] for c in CONTEXT_COLUMNS}
+    else:
+        frame = feats.context(history)
+        ctx = {c: frame[c].to_numpy() for c in CONTEXT_COLUMNS}
+    return history.assign(**ctx)
+
+
 # --------------------------------------------------------------------------- model evaluations
 def _risk(model: Any, frame: pd.DataFrame, target: np.ndarray) -> np.ndarray:
     feats = getattr(model, "features_", None)
@@ -380,7 +403,7 @@ class CauseExplainer:
 
     def __init__(self, model: Any, history: pd.DataFrame, *, rules=None, wage_per_worker: float | None = None,
                  plan: dict | None = None):
-        self.model, self.history = model, history
+        self.model, self.history = model, _with_context(model, history, plan)
         self.rules = rules if isinstance(rules, dict) else load_cause_rules(rules)
         self.order = _Order(history, plan)
         if wage_per_worker is None:

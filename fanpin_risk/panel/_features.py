@@ -23,6 +23,8 @@ from fanpin_risk._order import household_order
 from fanpin_risk._text import CodedText, encode_text
 from fanpin_risk.errors import ModelError
 
+from ._history import CONTEXT_COLUMNS, HISTORY_FEATURES, context_columns, context_totals, history_block
+
 _BOOL_IN = ("housing_safe", "drinking_water_safe", "compulsory_education_ok", "medical_insured")
 _SHOCKS = ("shock_illness", "shock_disaster", "shock_accident", "shock_job_loss", "shock_industry_failure")
 _HELP = ("receives_dibao", "receives_tekun", "public_welfare_job")
@@ -123,6 +125,12 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
     clip_ratio : float, default 20.0
         Ratios (income to line, rigid spending to income, ...) are clipped to
         ``[-clip_ratio, clip_ratio]`` so a near-zero income does not explode.
+    history_block : bool, default True
+        Add the whole-history and place-context features
+        (:mod:`fanpin_risk.panel._history`): long-run income against the line,
+        earning capacity, shock counts, illness, disability and assistance over
+        every record ≤ t, and leave-one-out shares of the same village and
+        county hit by disasters, job loss and illness in the same year.
 
     Attributes
     ----------
@@ -138,22 +146,28 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Leakage guard: every feature of row (h, t) uses records of h with year ≤ t
-    only (lags via the household's sorted history); nothing is pooled across
-    households at transform time.
+    Leakage guard: every feature of row (h, t) uses records dated ≤ t only:
+    h's own (lags and running statistics over its sorted history) and, for the
+    context features, the other households of its village and county in year t
+    (h's own record left out), never a later year.
     """
+
+    #: Names of the context columns :meth:`context` returns and the features read when present.
+    CONTEXT = CONTEXT_COLUMNS
 
     # allowed values as data, checked by fit (scikit-learn's own validation)
     _parameter_constraints: dict = {
         "n_history": [Interval(Integral, 1, None, closed="left")],
         "max_gap": [Interval(Integral, 1, None, closed="left")],
         "clip_ratio": [Interval(Real, 0, None, closed="neither")],
+        "history_block": ["boolean"],
     }
 
-    def __init__(self, n_history: int = 3, max_gap: int = 2, clip_ratio: float = 20.0):
+    def __init__(self, n_history: int = 3, max_gap: int = 2, clip_ratio: float = 20.0, history_block: bool = True):
         self.n_history = n_history
         self.max_gap = max_gap
         self.clip_ratio = clip_ratio
+        self.history_block = history_block
 
     # ------------------------------------------------------------------ sklearn API
     def fit(self, X: pd.DataFrame, y=None):
@@ -232,7 +246,8 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
     @classmethod
     def from_json(cls, d: dict) -> "PanelFeatures":
         """Rebuild a fitted transformer from :meth:`get_params_json`."""
-        obj = cls(**d["params"])
+        # models saved before the history block existed were fitted without it
+        obj = cls(**{"history_block": False, **d["params"]})
         obj.levels_ = {k: list(v) for k, v in d["levels"].items()}
         obj.input_columns_ = list(d["input_columns"])
         obj.feature_names_out_ = np.array(obj._names(), dtype=object)
@@ -287,7 +302,7 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
     ]
 
     def _names(self) -> list[str]:
-        names = list(self._BASE)
+        names = list(self._BASE) + (list(HISTORY_FEATURES) if self.history_block else [])
         for c in CATEGORICAL:
             names += [f"{c}={v}" for v in self.levels_.get(c, [])]
         return names
@@ -312,6 +327,11 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
         encoded text columns and column arrays, so it belongs to this ``X`` only.
         """
         self._check_input(X)
+        return self.plan_base(X)
+
+    @staticmethod
+    def plan_base(X: pd.DataFrame) -> dict:
+        """The household grouping of :meth:`plan` without the fitted-column check."""
         n = len(X)
         year = _f(X, "year")
         order, new_group = household_order(X["household_id"], year)
@@ -319,9 +339,41 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
         inv = srt if order is None else np.empty(n, dtype=np.int64)
         if order is not None:
             inv[order] = np.arange(n)
-        return {"n": n, "year": year, "srt": srt, "inv": inv,
+        return {"n": n, "year": year, "srt": srt, "inv": inv, "hist": None,
                 "gid": np.cumsum(new_group) - 1,  # household of each ordered row
                 "grp_start": np.maximum.accumulate(np.where(new_group, np.arange(n), 0)), "text": {}, "arrays": {}}
+
+    def _ordered_core(self, X: pd.DataFrame, plan: dict) -> dict[str, np.ndarray]:
+        srt = plan["srt"]
+        return self._core(lambda name: _fs(X[name])[srt] if name in X.columns else np.full(len(srt), np.nan),
+                          float(self.clip_ratio))
+
+    def _history(self, X: pd.DataFrame, plan: dict) -> dict[str, np.ndarray]:
+        """The history block over every ordered record of X, computed once per plan."""
+        if plan.get("hist") is None:
+            plan["hist"] = history_block(X, plan, self._ordered_core(X, plan), float(self.clip_ratio))
+        return plan["hist"]
+
+    def context(self, X: pd.DataFrame, totals: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Leave-one-out village and county context of each record (columns ``ctx_*``, X's index).
+
+        Attach these columns to a subset of the panel (``X.join(feats.context(X))``)
+        before computing its features, so that the subset keeps the context of
+        the whole panel; ``totals`` (:meth:`context_totals` summed over parts of
+        the panel) gives the context of a panel that is not in memory at once.
+        """
+        self._check_base(X)
+        plan = self.plan_base(X)
+        c = self._ordered_core(X, plan)
+        cols = context_columns(X, plan, c["ratio"], c["logpc"], totals)
+        return pd.DataFrame({k: cols[k] for k in CONTEXT_COLUMNS}, index=X.index)
+
+    def context_totals(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Sums and counts of the context quantities per (level, code, year); tables of parts add up."""
+        self._check_base(X)
+        plan = self.plan_base(X)
+        c = self._ordered_core(X, plan)
+        return context_totals(X, plan, c["ratio"], c["logpc"])
 
     @staticmethod
     def _codes(X: pd.DataFrame, plan: dict, col: str):
@@ -512,6 +564,10 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
         for k, arr in ((CATEGORICAL[0], cat), (CATEGORICAL[1], htype)):
             for v in self.levels_.get(k, []):
                 F[f"{k}={v}"] = arr.eq(v).astype(float)
+
+        if self.history_block:
+            for k, v in self._history(X, plan).items():
+                F[k] = v[q]
 
         names = self._names()
         mat = np.empty((len(out_pos), len(names)), dtype="float64", order=order)

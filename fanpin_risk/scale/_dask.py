@@ -109,10 +109,56 @@ def _score_meta(with_raw: bool) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def _score_partition(pdf: pd.DataFrame, model, y: int, kw: dict) -> pd.DataFrame:
+def _needs_context(feats) -> bool:
+    return isinstance(feats, PanelFeatures) and bool(feats.history_block)
+
+
+def _totals_partition(pdf: pd.DataFrame, lines) -> pd.DataFrame:
+    """The partition's sums and counts of the context quantities (households are whole here)."""
+    feats = PanelFeatures()
+    if len(pdf) == 0:
+        return feats.context_totals(pd.DataFrame({"household_id": pd.Series(dtype="str"), "year": pd.Series(dtype="float64")}))
+    df = as_panel(pdf.reset_index(drop=True), lines=lines, unusable="keep")
+    return feats.context_totals(df).astype({"level": "str", "code": "str", "year": "float64"})
+
+
+class _Totals:
+    """The context totals as an opaque argument: map_partitions would split a bare DataFrame over the partitions."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+
+
+def context_totals_dask(parts, client, lines=None) -> pd.DataFrame | None:
+    """Village and county context totals of the whole Dask panel, summed over partitions (a small table).
+
+    The in-memory features take each household's context from the other records
+    of its village and county in the same year; a partition holds only some of
+    them, so the partitions read these totals instead
+    (:meth:`fanpin_risk.panel.PanelFeatures.context`).
+    """
+    meta = _totals_partition(parts._meta, lines)
+    t = _compute(client, parts.map_partitions(_totals_partition, lines, meta=meta))[0]
+    if not len(t):
+        return t
+    return t.groupby(["level", "code", "year"], sort=True, as_index=False).sum()
+
+
+def _with_context(pdf: pd.DataFrame, totals, lines) -> pd.DataFrame:
+    """The partition's records with the whole panel's context columns attached."""
+    if totals is None or len(pdf) == 0:
+        return pdf
+    feats = PanelFeatures()
+    df = as_panel(pdf, lines=lines, unusable="keep")
+    ctx = feats.context(df, totals.frame)
+    # the canonical frame: reading a non-canonical one again would set the extra columns aside
+    return df.assign(**{c: ctx[c].to_numpy() for c in ctx.columns})
+
+
+def _score_partition(pdf: pd.DataFrame, model, y: int, kw: dict, totals=None) -> pd.DataFrame:
     if len(pdf) == 0:
         return _score_meta(True)
-    pdf = pdf.reset_index(drop=True)
+    pdf = _with_context(pdf.reset_index(drop=True), totals, kw.get("lines"))
     yrs = pd.to_numeric(pdf["year"], errors="coerce")
     if not (yrs == y).any():  # no household here has a record in the scored year
         panel = as_panel(pdf, lines=kw.get("lines"), unusable="keep")
@@ -190,8 +236,9 @@ def score_dask(
         if not _compute(client, (years == y).any())[0]:
             raise ContractError(f"no record for year {y} in the records")
     parts = _by_household(ddf, partition_on, client)
+    totals = _Totals(context_totals_dask(parts, client, lines)) if _needs_context(getattr(model, "features_", None)) else None
     kw = {"reasons": "none", "lines": lines, "tier_cutoffs": cut, "attribute_shocks": attribute_shocks}
-    res = _compute(client, parts.map_partitions(_score_partition, model, y, kw, meta=_score_meta(True)))[0]
+    res = _compute(client, parts.map_partitions(_score_partition, model, y, kw, totals, meta=_score_meta(True)))[0]
     res = res.reset_index(drop=True)
     if res["household_id"].duplicated().any():
         raise ContractError(f"a household's records were split over partitions by partition_on={partition_on!r} "
@@ -217,7 +264,7 @@ def score_dask(
             rkw = dict(kw, reasons="all", measures=measures, listed=set(listed),
                        wage_per_worker=float(np.median(wages["w"])) if len(wages) else 0.0)
             sub = parts[parts["household_id"].astype("str").isin(list(ids))]
-            rs = _compute(client, sub.map_partitions(_score_partition, model, y, rkw, meta=_score_meta(True)))[0]
+            rs = _compute(client, sub.map_partitions(_score_partition, model, y, rkw, totals, meta=_score_meta(True)))[0]
             rs = rs.set_index(rs["household_id"].to_numpy())
             for c in ("main_risk_type", "top_factors", "risk_type_contributions", "suggested_measures", "reason_note"):
                 res.loc[rs.index, c] = rs[c]
@@ -258,11 +305,13 @@ def _levels_partition(pdf: pd.DataFrame, label: str, horizon: int, lines) -> pd.
     return pd.concat([empty, *out], ignore_index=True).astype("str")
 
 
-def _features_partition(pdf: pd.DataFrame, feats, label: str, horizon: int, lines) -> pd.DataFrame:
+def _features_partition(pdf: pd.DataFrame, feats, label: str, horizon: int, lines, totals=None) -> pd.DataFrame:
     names = list(feats.get_feature_names_out())
     if len(pdf) == 0:
         return _xy_meta(names)
     df = as_panel(pdf.reset_index(drop=True), lines=lines)
+    if totals is not None:
+        df = df.join(feats.context(df, totals.frame))
     lab = make_labels(df, label, horizon=horizon)["label"]
     has = lab.notna().to_numpy()
     X = feats.transform(df)[has].reset_index(drop=True)
@@ -403,7 +452,8 @@ def train_dask(
     feats = PanelFeatures.from_levels(levels, ddf.columns, **(feature_params or {}))
     names = list(feats.get_feature_names_out())
 
-    xy = parts.map_partitions(_features_partition, feats, label, horizon, lines, meta=_xy_meta(names))
+    totals = _Totals(context_totals_dask(parts, client, lines)) if _needs_context(feats) else None
+    xy = parts.map_partitions(_features_partition, feats, label, horizon, lines, totals, meta=_xy_meta(names))
     xy = client.persist(xy)
     years = sorted(int(v) for v in _compute(client, xy["__year"].unique())[0])
     if not years:

@@ -69,7 +69,9 @@ def test_properties_on_a_panel(panel):
     d = pf.transform(shuffled).loc[panel.index]
     pd.testing.assert_frame_equal(a, d)  # row order does not change any row's features
     sub = panel.iloc[: len(panel) // 2]
-    e = pf.transform(sub)
+    # the village/county context reads the other households: a subset keeps the whole panel's when it is attached
+    e = pf.transform(sub.join(pf.context(panel)))
+    assert not np.allclose(pf.transform(sub)["ctx_county_disaster"], e["ctx_county_disaster"], equal_nan=True)
     hist_ok = sub.groupby("household_id").size() == panel[panel["household_id"].isin(sub["household_id"])].groupby("household_id").size()
     keep = sub["household_id"].map(hist_ok).to_numpy()
     np.testing.assert_array_equal(e[keep].to_numpy(), a.loc[sub.index[keep]].to_numpy())  # subset invariance per household

@@ -157,3 +157,13 @@ def test_tree_count_chosen_as_lightgbm_early_stopping_would():
     np.testing.assert_allclose(loss[:len(seen)], seen, rtol=1e-6)
     assert stopped.best_iteration < 100  # it did stop early
     assert early_stop(loss, 10) == stopped.best_iteration
+
+
+def test_score_dask_with_context_features_equals_in_memory(client, panel):
+    """A model reading the village/county context scores the same on Dask: partitions get the whole panel's context."""
+    m = fanpin_risk.train(panel[panel["year"] <= 2023], params={"n_estimators": 30}, log_to_mlflow=False)
+    assert m.features_.history_block and "ctx_village_disaster" in m.feature_names_
+    ddf = dd.from_pandas(panel.sample(frac=1.0, random_state=2), npartitions=4)
+    mem = fanpin_risk.score(panel, m, budget=0.1, reasons="budget")
+    dist = fanpin_risk.score(ddf, m, client=client, budget=0.1, reasons="budget")
+    _assert_same(mem, dist)
