@@ -220,10 +220,34 @@ def psi_table(frame: pd.DataFrame, year, columns=None, bins: int = 10) -> pd.Dat
     return pd.DataFrame(rows, columns=["feature", "year_from", "year_to", "psi"])
 
 
+def calibration_errors(y, p, n_bins: int = 10) -> dict:
+    """Calibration-in-the-large (mean probability − outcome rate) and expected calibration error.
+
+    The ECE weights each of ``n_bins`` quantile bins of the probability by its
+    rows: Σ (n_b / n) · |mean probability_b − outcome rate_b|.
+
+    Examples
+    --------
+    >>> e = calibration_errors([0, 0, 1, 1], [0.1, 0.1, 0.9, 0.9], n_bins=2)
+    >>> round(e["calibration_in_the_large"], 6), round(e["ece"], 6)
+    (0.0, 0.1)
+    """
+    yy, pp, _ = _clean(y, p)
+    if len(yy) == 0:
+        return {"mean_probability": float("nan"), "outcome_rate": float("nan"),
+                "calibration_in_the_large": float("nan"), "ece": float("nan")}
+    order = np.argsort(pp, kind="mergesort")
+    bins = np.array_split(order, min(n_bins, len(pp)))
+    ece = sum(len(b) * abs(pp[b].mean() - yy[b].mean()) for b in bins if len(b)) / len(pp)
+    return {"mean_probability": float(pp.mean()), "outcome_rate": float(yy.mean()),
+            "calibration_in_the_large": float(pp.mean() - yy.mean()), "ece": float(ece)}
+
+
 def score_all(y, p, *, k: int | None = None, share: float = 0.10, tie_key=None) -> dict:
     """All headline metrics of one set of predictions."""
     out = {"n": int(pd.Series(y).notna().sum()), "positives": int(pd.Series(y).astype("Float64").fillna(0).sum()),
-           "roc_auc": roc_auc(y, p), "pr_auc": pr_auc(y, p), "brier": brier(y, p), "log_loss": log_loss(y, p)}
+           "roc_auc": roc_auc(y, p), "pr_auc": pr_auc(y, p), "brier": brier(y, p), "log_loss": log_loss(y, p),
+           **calibration_errors(y, p)}
     tag = f"{int(round(share * 100))}pct"
     r = precision_recall_at_k(y, p, share=share, tie_key=tie_key)
     out[f"precision_at_{tag}"], out[f"recall_at_{tag}"] = r["precision"], r["recall"]

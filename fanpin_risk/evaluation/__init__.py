@@ -21,10 +21,10 @@ from fanpin_risk._metrics import (
     top_k_mask,
 )
 
-from ._backtest import BacktestResult, backtest, training_mask
+from ._backtest import BASELINES, BacktestResult, backtest, raw_contract_matrix, training_mask
 
 __all__ = [
-    "backtest", "BacktestResult", "training_mask",
+    "backtest", "BacktestResult", "training_mask", "BASELINES", "raw_contract_matrix",
     "roc_auc", "pr_auc", "brier", "log_loss", "calibration_curve", "resolve_k", "top_k_mask",
     "precision_recall_at_k", "recall_at_k_within", "equity_table", "psi", "psi_table", "score_all", "bootstrap_ci",
 ]

@@ -29,8 +29,14 @@ import pandas as pd
 from fanpin_risk import _metrics as M
 from fanpin_risk._fonts import cjk_rc
 from fanpin_risk.errors import ModelError
-from fanpin_risk.models import MODEL_KINDS, fit_on_features
-from fanpin_risk.panel import PanelFeatures, as_panel, make_labels
+from fanpin_risk.models import MODEL_KINDS, audition, fit_on_features, fit_platt
+from fanpin_risk.panel import INPUT_COLUMNS, PanelFeatures, as_panel, make_labels
+
+#: Baselines every backtest shows beside the models (``baselines=False`` leaves them out):
+#: "persistence" ranks by this year's income ÷ line alone (Platt-scaled on the training
+#: rows); "lightgbm_raw" is LightGBM with the library's defaults on the raw contract
+#: columns of the scored year, without the history features or constraints.
+BASELINES = ("persistence", "lightgbm_raw")
 
 
 
@@ -162,6 +168,7 @@ def backtest(
     params: dict | None = None,
     lines=None,
     figures: bool = True,
+    baselines: bool = True,
 ) -> BacktestResult:
     """Rolling-origin out-of-time evaluation.
 
@@ -186,12 +193,17 @@ def backtest(
         See the module docstring for the timing rule.
     params : dict, optional
         ``{model_name: params}`` passed to the estimators.
+    baselines : bool, default True
+        Also evaluate :data:`BASELINES` (persistence of this year's income ÷
+        line; plain LightGBM on the raw contract columns), so that what the
+        features and the model add on this data can be read off.
 
     Returns
     -------
     BacktestResult
     """
     _check_models(models)
+    models = list(models) + [b for b in BASELINES if baselines and b not in models]
     data = _Data.load(panel, label, horizon=horizon, label_lag=label_lag, lines=lines)
     first_test_year, test_years = _test_years(data, first_test_year)
     budget = _Budget(k_share=k_share, k=k, n_boot=n_boot, seed=seed)
@@ -214,8 +226,42 @@ def backtest(
 
 def _check_models(models) -> None:
     for m in models:
-        if m not in MODEL_KINDS:
-            raise ModelError(f"unknown model {m!r}; choose from {list(MODEL_KINDS)}")
+        if m not in MODEL_KINDS and m not in BASELINES:
+            raise ModelError(f"unknown model {m!r}; choose from {list(MODEL_KINDS) + list(BASELINES)}")
+
+
+def raw_contract_matrix(df: pd.DataFrame) -> pd.DataFrame:
+    """The contract columns a plain model reads as they are: numbers and booleans as floats, text as codes."""
+    out = {}
+    for c in INPUT_COLUMNS:
+        if c not in df.columns:
+            continue
+        s = df[c]
+        if s.dtype.kind in "biuf" or str(s.dtype) in ("boolean", "Int64", "Float64"):
+            out[c] = s.to_numpy(dtype="float64", na_value=np.nan)
+        else:  # codes of the sorted values: the same code for the same text in every split
+            vals = s.astype("str").where(s.notna())
+            levels = sorted(vals.dropna().unique())
+            out[c] = pd.Categorical(vals, categories=levels).codes.astype("float64")
+            out[c][out[c] < 0] = np.nan
+    return pd.DataFrame(out, index=df.index)
+
+
+def _baseline(m: str, Xtr, Xte, Rtr, Rte, ytr, seed: int) -> np.ndarray:
+    """Out-of-time probabilities of a baseline."""
+    if m == "persistence":
+        fill = float(np.nanmedian(Xtr["ratio_to_line"])) if Xtr["ratio_to_line"].notna().any() else 1.0
+        raw_tr = -Xtr["ratio_to_line"].fillna(fill).to_numpy()
+        cal = fit_platt(raw_tr, ytr)
+        z = cal["a"] * -Xte["ratio_to_line"].fillna(fill).to_numpy() + cal["b"]
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+    import lightgbm as lgb
+
+    if len(np.unique(ytr)) < 2:
+        return np.full(len(Rte), float(np.mean(ytr)))
+    b = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1, "deterministic": True, "seed": seed},
+                  lgb.Dataset(Rtr.to_numpy(), ytr, feature_name=list(Rtr.columns)), num_boost_round=100)
+    return b.predict(Rte.to_numpy())
 
 
 @dataclass
@@ -327,19 +373,37 @@ def _fit_and_predict(data: _Data, test_years: list[int], models, *, seed: int, p
             upto = data.years <= T
             X = PanelFeatures().fit(data.df[trm]).transform(data.df[upto])
             Xtr, Xte = X.loc[trm[upto]], X.loc[tem[upto]]
+            R = raw_contract_matrix(data.df) if any(m == "lightgbm_raw" for m in models) else None
             ytr = data.label[trm].astype(int).to_numpy()
             test_features[T] = Xte
             split_rows.append(_split_row(data, T, trm, tem, ytr))
             for m in models:
                 bar.describe(f"test year {T}: {m}")
-                impl = fit_on_features(m, Xtr, ytr, data.years[trm], seed=seed, params=params.get(m))
-                p = impl.calibrate(impl.predict_raw(Xte))
+                if m in BASELINES:
+                    p = _baseline(m, Xtr, Xte, None if R is None else R[trm], None if R is None else R[tem], ytr, seed)
+                else:
+                    prm, cols = params.get(m), list(Xtr.columns)
+                    if m == "lightgbm" and prm is None:  # what train() does: the audition on the training years only
+                        prm, cols = _auditioned(Xtr, ytr, data.years[trm], data.household_id[trm], seed)
+                    impl = fit_on_features(m, Xtr[cols], ytr, data.years[trm], seed=seed, params=prm)
+                    p = impl.calibrate(impl.predict_raw(Xte[cols]))
                 preds.append(pd.DataFrame({"model": m, "year": T, "row": np.where(tem)[0],
                                            "household_id": data.household_id[tem], "county_code": data.county[tem],
                                            "label": data.label[tem].astype(int).to_numpy(), "probability": p}))
                 bar.advance()
     return _Fits(predictions=pd.concat(preds, ignore_index=True), splits=pd.DataFrame(split_rows),
                  test_features=test_features)
+
+
+def _auditioned(Xtr: pd.DataFrame, ytr: np.ndarray, years: np.ndarray, households: np.ndarray, seed: int):
+    """Parameters and feature columns :func:`fanpin_risk.models.train` would choose on these training rows."""
+    block = set(PanelFeatures.HISTORY_FEATURES)
+    base = [c for c in Xtr.columns if c not in block]
+    sel = audition(Xtr, ytr, years, households, seed=seed, base_features=base)
+    chosen = next((c for c in sel["candidates"] if c["name"] == sel["chosen"]), None)
+    if chosen is None:
+        return None, list(Xtr.columns)
+    return dict(chosen["params"]), (list(Xtr.columns) if chosen["history_block"] else base)
 
 
 def _split_row(data: _Data, T: int, trm: np.ndarray, tem: np.ndarray, ytr: np.ndarray) -> dict:

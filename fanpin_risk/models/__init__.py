@@ -7,6 +7,11 @@ is how every later stage turns ``model=`` into a model.
 """
 
 from ._models import (
+    AUDITION,
+    AUDITION_MAX_ROWS,
+    CALIBRATION_FOLDS,
+    anchor_platt,
+    audition,
     EARLY_STOPPING,
     LGB_DEFAULTS,
     MAX_TREES,
@@ -24,5 +29,6 @@ from ._models import (
 
 __all__ = [
     "train", "load_model", "resolve_model", "RiskModel", "fit_on_features", "fit_platt", "lgb_params",
+    "audition", "anchor_platt", "AUDITION", "AUDITION_MAX_ROWS", "CALIBRATION_FOLDS",
     "MODEL_KINDS", "LGB_DEFAULTS", "MAX_TREES", "EARLY_STOPPING", "MONOTONE", "SCHEMA_VERSION",
 ]

@@ -64,6 +64,21 @@ LGB_DEFAULTS: dict[str, Any] = {
 }
 MAX_TREES = 300
 EARLY_STOPPING = 30
+#: Out-of-time years pooled for the Platt calibrator (the last ``CALIBRATION_FOLDS`` labelled years).
+CALIBRATION_FOLDS = 2
+
+#: Candidates of :func:`train`'s audition, chosen on the user's own data by the log loss on
+#: the last labelled year (out of time). The first is the earlier fixed default; the
+#: others change the model size or drop the whole-history/context features.
+AUDITION: tuple[dict, ...] = (
+    {"name": "7 leaves · lr 0.1 · base features", "params": {"num_leaves": 7, "learning_rate": 0.1}, "history_block": False},
+    {"name": "7 leaves · lr 0.1 · + history", "params": {"num_leaves": 7, "learning_rate": 0.1}, "history_block": True},
+    {"name": "15 leaves · lr 0.1 · + history", "params": {"num_leaves": 15, "learning_rate": 0.1}, "history_block": True},
+    {"name": "3 leaves · lr 0.1 · + history", "params": {"num_leaves": 3, "learning_rate": 0.1}, "history_block": True},
+)
+#: Rows the audition fits on at most (whole households drawn at random beyond that): the
+#: choice needs a good estimate of the loss, not every row of a province.
+AUDITION_MAX_ROWS = 300_000
 
 #: Monotone constraints of the LightGBM model, from ``data_schema/monotone.csv``
 #: (+1: risk can only rise with the feature, −1: only fall; the file says why).
@@ -81,7 +96,8 @@ def lgb_params(columns, params: dict | None = None, seed: int = 0) -> tuple[dict
     Returns
     -------
     (lgb_params, options)
-        ``options`` holds ``calibration``, ``max_trees`` and ``early_stopping``.
+        ``options`` holds ``calibration``, ``calibration_folds``, ``calibration_anchor``,
+        ``max_trees`` and ``early_stopping``.
 
     Examples
     --------
@@ -91,6 +107,8 @@ def lgb_params(columns, params: dict | None = None, seed: int = 0) -> tuple[dict
     """
     params = dict(params or {})
     options = {"calibration": params.pop("calibration", "platt"),
+               "calibration_folds": int(params.pop("calibration_folds", CALIBRATION_FOLDS)),
+               "calibration_anchor": params.pop("calibration_anchor", None),
                "max_trees": int(params.pop("n_estimators", params.pop("num_boost_round", MAX_TREES))),
                "early_stopping": int(params.pop("early_stopping", EARLY_STOPPING))}
     mono = dict(MONOTONE if params.get("monotone") is None else params["monotone"])
@@ -118,6 +136,22 @@ def fit_platt(raw: np.ndarray, y: np.ndarray) -> dict:
         return {"method": "platt", "a": 0.0, "b": float(np.log(rate / (1 - rate)))}
     lr = LogisticRegression(C=1e6, max_iter=1000).fit(raw, y)
     return {"method": "platt", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
+
+
+def anchor_platt(cal: dict, raw: np.ndarray, y: np.ndarray) -> dict:
+    """Shift a Platt calibrator's intercept so that its mean probability on ``raw`` equals ``y``'s rate.
+
+    Keeps the slope (the ranking's spread) and moves the level to the latest
+    year when the outcome rate drifts between years.
+    """
+    from scipy.optimize import brentq
+
+    raw, rate = np.asarray(raw, float), float(np.mean(y)) if len(y) else float("nan")
+    if not len(raw) or not 0.0 < rate < 1.0:
+        return dict(cal)
+    f = lambda b: float(np.mean(_sigmoid(cal["a"] * raw + b))) - rate  # noqa: E731 - a one-line root function
+    lo, hi = cal["b"] - 20.0, cal["b"] + 20.0
+    return {**cal, "b": float(brentq(f, lo, hi, xtol=1e-10)), "anchored_rate": rate}
 
 
 def _fit_isotonic(raw: np.ndarray, y: np.ndarray) -> dict:
@@ -311,12 +345,27 @@ class _LightGBM:
                       callbacks=[lgb.early_stopping(es, verbose=False)])
         best = int(b.best_iteration or max_trees)
         raw_valid = b.predict(Xa[valid], num_iteration=best, raw_score=True)
-        cal = _fit_isotonic(raw_valid, y[valid]) if calib == "isotonic" else fit_platt(raw_valid, y[valid])
+        raws, ys, folds = [raw_valid], [y[valid]], [fold]
+        # earlier out-of-time years, each predicted by a model of the shipped size fitted on the years before it
+        for v in (uy[-opt["calibration_folds"]:-1] if len(uy) >= 3 and opt["calibration_folds"] > 1 else []):
+            before, at = years < v, years == v
+            if before.any() and len(np.unique(y[before])) == 2:
+                bv = lgb.train(p, lgb.Dataset(Xa[before], y[before], feature_name=list(X.columns)), num_boost_round=best)
+                raws.append(bv.predict(Xa[at], raw_score=True))
+                ys.append(y[at])
+                folds.append(f"year {int(v)}")
+        raw_cal, y_cal = np.concatenate(raws), np.concatenate(ys)
+        cal = _fit_isotonic(raw_cal, y_cal) if calib == "isotonic" else fit_platt(raw_cal, y_cal)
+        if opt["calibration_anchor"] == "latest" and cal["method"] == "platt":
+            cal = anchor_platt(cal, raw_valid, y[valid])
+        elif opt["calibration_anchor"] not in (None, "latest"):
+            raise ModelError(f"calibration_anchor must be None or 'latest', not {opt['calibration_anchor']!r}")
         # refit on every training row with the early-stopped size
         dall = lgb.Dataset(Xa, y, feature_name=list(X.columns))
         self.booster = lgb.train(p, dall, num_boost_round=best)
         self.state = {"calibrator": cal, "best_iteration": best, "params": p, "validation_fold": fold,
-                      "valid_rows": int(valid.sum())}
+                      "valid_rows": int(valid.sum()), "calibration_folds": folds,
+                      "calibration_anchor": opt["calibration_anchor"]}
         return self
 
     def predict_raw(self, X):
@@ -612,6 +661,63 @@ def fit_on_features(kind: str, X: pd.DataFrame, y: np.ndarray, years: np.ndarray
     return _IMPL[kind]().fit(X, y, np.asarray(years), seed, params)
 
 
+def audition(X: pd.DataFrame, y: np.ndarray, years: np.ndarray, households: np.ndarray, *, seed: int = 0,
+             candidates=AUDITION, base_features=None) -> dict:
+    """Score each candidate by its log loss on the last labelled year, fitted on the years before (out of time).
+
+    Parameters
+    ----------
+    X : DataFrame
+        Features of the labelled rows with the history block.
+    y, years, households : ndarray
+        Labels, years and household ids of those rows.
+    candidates : sequence of dict
+        ``{"name", "params", "history_block"}`` (default :data:`AUDITION`).
+    base_features : list of str, optional
+        Columns of a candidate without the history block.
+
+    Returns
+    -------
+    dict
+        ``candidates`` (name, params, history_block, log_loss, trees), ``chosen``
+        (the lowest loss; the earlier candidate on a tie), ``metric``, ``rows``
+        and ``sampled``; ``chosen`` is None with a ``reason`` when there is no
+        earlier year to fit on.
+    """
+    import lightgbm as lgb
+
+    years = np.asarray(years)
+    uy = np.unique(years)
+    out = {"metric": "log loss, last labelled year, out of time", "candidates": [], "chosen": None}
+    if len(uy) < 2:
+        return {**out, "reason": "one labelled year: no out-of-time year to choose on"}
+    last = uy.max()
+    keep = np.ones(len(y), dtype=bool)
+    if len(y) > AUDITION_MAX_ROWS:  # whole households at random, so each keeps its years
+        hh = pd.unique(households)
+        rng = np.random.default_rng(seed)
+        pick = rng.choice(len(hh), size=max(1, int(len(hh) * AUDITION_MAX_ROWS / len(y))), replace=False)
+        keep = pd.Index(hh[pick]).get_indexer(households) >= 0
+    tr, va = keep & (years < last), keep & (years == last)
+    if len(np.unique(y[tr])) < 2 or len(np.unique(y[va])) < 2:
+        return {**out, "reason": "the training or the last year holds one outcome only"}
+    out.update(rows=int(keep.sum()), sampled=bool(not keep.all()), year=int(last))
+    best = None
+    for cand in candidates:
+        cols = list(X.columns) if cand["history_block"] or base_features is None else list(base_features)
+        p, opt = lgb_params(cols, cand["params"], seed)
+        Xa = X[cols].to_numpy(dtype=np.float64)
+        dtr = lgb.Dataset(Xa[tr], y[tr], feature_name=cols, free_raw_data=False)
+        b = lgb.train(p, dtr, num_boost_round=opt["max_trees"], valid_sets=[lgb.Dataset(Xa[va], y[va], reference=dtr)],
+                      callbacks=[lgb.early_stopping(opt["early_stopping"], verbose=False)])
+        loss = float(b.best_score["valid_0"]["binary_logloss"])
+        out["candidates"].append({**cand, "log_loss": loss, "trees": int(b.best_iteration or opt["max_trees"])})
+        if best is None or loss < best[0] - 1e-9:
+            best = (loss, cand["name"])
+    out["chosen"] = best[1]
+    return out
+
+
 def train(
     panel,
     model: str = "lightgbm",
@@ -638,7 +744,12 @@ def train(
         Same data + seed → byte-identical saved model.
     params : dict, optional
         Estimator parameters (LightGBM parameters, ``n_estimators``,
-        ``calibration`` = "platt"/"isotonic"; scorecard ``C``).
+        ``calibration`` = "platt"/"isotonic", ``calibration_folds`` (out-of-time
+        years pooled for Platt, default 2), ``calibration_anchor`` = "latest" to
+        match the latest year's rate; scorecard ``C``). Given (or with
+        ``feature_params``), they fix the LightGBM model; else :func:`audition`
+        picks among :data:`AUDITION` on this panel and the grid, the losses and
+        the choice are kept in ``metadata["selection"]``.
     horizon, label_parts, label_rule, lines
         Passed to :func:`make_labels`.
     feature_params : dict, optional
@@ -677,6 +788,15 @@ def train(
     Xl = X[has]
     y = lab[has].astype(int).to_numpy()
     years = df.loc[has, "year"].astype(int).to_numpy()
+    selection = None
+    if model == "lightgbm" and params is None and feature_params is None:
+        base = PanelFeatures(history_block=False).fit(df[has])
+        selection = audition(Xl, y, years, df.loc[has, "household_id"].astype(str).to_numpy(), seed=seed,
+                             base_features=list(base.get_feature_names_out()))
+        chosen = next((c for c in selection["candidates"] if c["name"] == selection["chosen"]), AUDITION[1])
+        params = dict(chosen["params"])
+        if not chosen["history_block"]:
+            feats, Xl = base, Xl[list(base.get_feature_names_out())]
     impl = fit_on_features(model, Xl, y, years, seed=seed, params=params)
     p_in = impl.calibrate(impl.predict_raw(Xl))
     meta = {
@@ -689,7 +809,8 @@ def train(
         "schema_version": SCHEMA_VERSION,
         "seed": int(seed),
         "params": params or {},
-        "estimator": {k: v for k, v in impl.state.items() if k in ("best_iteration", "validation_fold", "calibrator", "valid_rows", "C")},
+        "estimator": {k: v for k, v in impl.state.items() if k in ("best_iteration", "validation_fold", "calibrator", "valid_rows", "C",
+                                                                    "calibration_folds", "calibration_anchor")},
         "metrics_in_sample": {k: v for k, v in score_all(y, p_in).items()},
         "data_fingerprint": data_fingerprint(df),
         "feature_names": list(feats.get_feature_names_out()),
@@ -697,4 +818,6 @@ def train(
         "n_train_rows": int(has.sum()),
         "positive_rate": float(y.mean()),
     }
+    if selection is not None:
+        meta["selection"] = selection
     return RiskModel(model, feats, impl, meta)

@@ -154,6 +154,8 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
 
     #: Names of the context columns :meth:`context` returns and the features read when present.
     CONTEXT = CONTEXT_COLUMNS
+    #: Names of the features the history block adds.
+    HISTORY_FEATURES = HISTORY_FEATURES
 
     # allowed values as data, checked by fit (scikit-learn's own validation)
     _parameter_constraints: dict = {

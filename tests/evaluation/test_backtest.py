@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from _panel_fixture import make_panel
@@ -34,8 +35,9 @@ def test_split_never_uses_unknown_labels(panel, result):
 
 
 def test_tables(result):
-    assert set(result.per_year["model"]) == {"rule", "scorecard", "lightgbm"}
-    for c in ("roc_auc", "pr_auc", "brier", "log_loss", "recall_at_10pct", "precision_at_10pct", "recall_at_20", "roc_auc_lo"):
+    assert set(result.per_year["model"]) == {"rule", "scorecard", "lightgbm", "persistence", "lightgbm_raw"}
+    for c in ("roc_auc", "pr_auc", "brier", "log_loss", "recall_at_10pct", "precision_at_10pct", "recall_at_20", "roc_auc_lo",
+              "calibration_in_the_large", "ece", "mean_probability", "outcome_rate"):
         assert c in result.per_year.columns, c
     assert result.calibration["mean_pred"].between(0, 1).all()
     assert result.predictions["probability"].between(0, 1).all()
@@ -43,7 +45,33 @@ def test_tables(result):
     assert result.psi["feature"].str.startswith("score:").any()
     assert "splits" in result.figures
     s = result.summary()
-    assert (s["year"] == "pooled").sum() == 3
+    assert (s["year"] == "pooled").sum() == 5
+
+
+def test_baselines(panel, result):
+    """Persistence ranks by this year's income ÷ line; the raw LightGBM sees the contract columns only."""
+    from fanpin_risk.evaluation import raw_contract_matrix
+    from fanpin_risk.panel import PanelFeatures, as_panel
+
+    P = result.predictions
+    T = int(P["year"].max())
+    per = P[(P["model"] == "persistence") & (P["year"] == T)]
+    df = as_panel(panel).reset_index(drop=True)
+    ratio = PanelFeatures().fit(df).transform(df)["ratio_to_line"]
+    rows = df.index[(df["year"] == T)]
+    r = ratio.loc[rows].set_axis(df.loc[rows, "household_id"].astype(str).to_numpy())
+    # a lower income ÷ line never gets a lower probability
+    order = r.loc[per["household_id"]].to_numpy()
+    p = per["probability"].to_numpy()
+    assert (np.diff(p[np.argsort(order)]) <= 1e-12).all()
+    R = raw_contract_matrix(df)
+    assert "net_income_per_capita" in R.columns and not any(c.startswith(("hist_", "ctx_")) for c in R.columns)
+    assert (R.dtypes == "float64").all() and len(R) == len(df)
+    # per-year calibration in the large is mean probability − outcome rate
+    py = result.per_year
+    np.testing.assert_allclose(py["calibration_in_the_large"], py["mean_probability"] - py["outcome_rate"])
+    only = backtest(panel, models=("rule",), n_boot=0, log_to_mlflow=False, progress=False, figures=False, baselines=False)
+    assert set(only.per_year["model"]) == {"rule"}
 
 
 def test_label_lag_one_drops_the_last_label_year(panel):

@@ -42,7 +42,7 @@ def store(tmp_path_factory):
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)
     mp.chdir(root / "mlruns")  # the store is found walking up, as from notebooks/
     try:
-        res = backtest(simulate(150, years=range(2020, 2024), seed=2), models=("rule", "scorecard", "lightgbm"),
+        res = backtest(simulate(150, years=range(2020, 2024), seed=2), models=("rule", "scorecard", "lightgbm"), baselines=False,
                        params={"lightgbm": {"n_estimators": 15}}, n_boot=0, progress=False, figures=False)
     finally:
         mp.undo()
