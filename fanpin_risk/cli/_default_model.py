@@ -75,14 +75,22 @@ def model_card(model, bt, timings: dict, n: int, seed: int) -> str:
                   f"recall@10 % {_fmt(d[f'recall_at_{tag}'])} [{_fmt(d.get(f'recall_at_{tag}_lo'))}, {_fmt(d.get(f'recall_at_{tag}_hi'))}]")
     run = getattr(model, "mlflow_run_id", None)
     fp = meta["data_fingerprint"]
+    sel = meta.get("selection") or {}
+    audition = "\n".join(
+        [f"Chosen on this data by {sel.get('metric', 'log loss')} (year {sel.get('year')}, {sel.get('rows')} rows):",
+         "| candidate | log loss | trees |", "|---|---|---|"]
+        + [f"| {c['name']}{' (chosen)' if c['name'] == sel.get('chosen') else ''} | {c['log_loss']:.5f} | {c['trees']} |"
+           for c in sel.get("candidates", [])]) if sel.get("chosen") else "Fixed parameters (no audition)."
     return f"""# Model card: fanpin_risk default model
 
 Rebuild with `fanpin-risk train --default` (one command; simulates, backtests, trains, writes this card).
 
 ## Model
 - Kind: LightGBM ({meta['estimator'].get('best_iteration')} trees after early stopping, ≤ 300; {model._impl.state['params']['num_leaves']} leaves, learning rate {model._impl.state['params']['learning_rate']}), Platt calibration
-  fitted out of time on the last training year ({meta['estimator'].get('validation_fold')}); booster refitted on all
+  fitted out of time on {', '.join(meta['estimator'].get('calibration_folds') or [str(meta['estimator'].get('validation_fold'))])}
+  (each year predicted by a model of the shipped size fitted on the years before it); booster refitted on all
   labelled years with the early-stopped size.
+- Model size and feature block: {audition}
 - Features: {len(model.feature_names_)} household-history features (`PanelFeatures`), dated at or before the scored year.
 - Package version {meta['package_version']}, model schema version {meta['schema_version']}, seed {meta['seed']}.
 {run_links(run, bt.run_ids)}

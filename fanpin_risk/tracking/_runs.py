@@ -186,6 +186,12 @@ def _log_train_run(model, run_name: str | None, register: bool | str, alias: str
             params["best_iteration"] = meta["estimator"]["best_iteration"]
         mlflow.log_params({k: (str(v)[:500]) for k, v in _flat(params).items()})
         mlflow.log_metrics({f"train_{k}": float(v) for k, v in meta["metrics_in_sample"].items() if _finite(v)})
+        sel = meta.get("selection")
+        if sel and sel.get("chosen"):  # the audition: every candidate's out-of-time loss, and the choice
+            mlflow.set_tag("selected", sel["chosen"])
+            mlflow.log_metrics({f"audition_log_loss_{i + 1}": float(c["log_loss"])
+                                for i, c in enumerate(sel["candidates"]) if _finite(c["log_loss"])})
+            mlflow.log_dict(sel, "selection.json")
         mlflow.log_dict(meta, "metadata.json")
         info = log_model(mlflow, model)
         rid = run.info.run_id

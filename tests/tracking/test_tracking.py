@@ -266,3 +266,18 @@ def test_fingerprint_order_independent():
 
     p = make_panel(50, years=range(2020, 2022))
     assert data_fingerprint(p) == data_fingerprint(p.sample(frac=1, random_state=1))
+
+
+def test_train_run_records_the_audition(tmp_mlflow):
+    import mlflow
+
+    from fanpin_risk.api import train
+
+    p = make_panel(300, years=range(2020, 2024), seed=8)
+    m = train(p)  # no params: the audition chooses
+    run = mlflow.get_run(m.mlflow_run_id)
+    sel = m.metadata["selection"]
+    assert run.data.tags["selected"] == sel["chosen"]
+    assert run.data.metrics["audition_log_loss_1"] == pytest.approx(sel["candidates"][0]["log_loss"])
+    logged = mlflow.artifacts.load_dict(f"runs:/{m.mlflow_run_id}/selection.json")
+    assert logged["chosen"] == sel["chosen"] and len(logged["candidates"]) == len(sel["candidates"])
