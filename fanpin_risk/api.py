@@ -112,8 +112,8 @@ def backtest(panel, models=("rule", "scorecard", "lightgbm"), *args, log_to_mlfl
     >>> import fanpin_risk as fr
     >>> res = fr.backtest(fr.simulate(n_households=300, seed=1), models=("rule",), n_boot=0,
     ...                   log_to_mlflow=False, progress=False, figures=False)
-    >>> sorted(res.pooled["model"])
-    ['rule']
+    >>> sorted(res.pooled["model"])  # the baselines are always shown beside the models
+    ['lightgbm_raw', 'persistence', 'rule']
     """
     df = as_panel(panel, lines=lines)  # read once; the core takes the canonical frame as it is
     res = evaluation.backtest(df, models, *args, lines=lines, params=params, **kwargs)

@@ -55,7 +55,7 @@ def test_reentry_by_category_after_elimination(sim):
 def test_cohort_backtest_per_year(sim):
     res = cohort_backtest(sim, models=("rule",), n_boot=0, log_to_mlflow=False, progress=False, figures=False)
     py = res.per_year
-    assert len(py) >= 2 and set(py["model"]) == {"rule"}
+    assert len(py) >= 2 and set(py["model"]) == {"rule", "persistence", "lightgbm_raw"}  # with the baselines
     assert res.settings["cohort"] == "eliminated" and res.settings["label"] == "reentry"
     n_cohort = make_labels(sim, "reentry").assign(year=sim["year"]).query("label.notna()", engine="python").groupby("year").size()
     for r in py.itertuples():
