@@ -1,5 +1,6 @@
 """Planning on top of the ranked list: scenarios (shocks as data), feasible help and the follow-up list of eliminated households."""
 
+from ._alerts import DISASTER_SHARE, RISE, alerts, apply_events, as_month, feed_effects
 from ._followup import (
     cohort_backtest,
     score_followup,
@@ -23,6 +24,7 @@ from ._scenario import (
 )
 
 __all__ = [
+    "alerts", "apply_events", "as_month", "feed_effects", "DISASTER_SHARE", "RISE",
     "cohort_backtest",
     "score_followup",
     "DERIVED",

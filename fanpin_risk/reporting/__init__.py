@@ -7,6 +7,7 @@ from ._plotting import (
     setup_cjk_fonts,
     fig_to_base64,
 )
+from ._alerts import ALERT_SHEET, MATCH_SHEET, OUTSIDE_SHEET, match_summary, write_alerts_workbook
 from ._report import (
     LIST_SHEET,
     SUMMARY_SHEET,
@@ -17,6 +18,7 @@ from ._report import (
 )
 
 __all__ = [
+    "write_alerts_workbook", "match_summary", "ALERT_SHEET", "OUTSIDE_SHEET", "MATCH_SHEET",
     "with_region_names",
     "CJK_FONTS",
     "find_cjk_font",
