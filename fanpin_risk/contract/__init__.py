@@ -1,9 +1,31 @@
 """The data contract as data: fields, headers, code lists, monitoring lines, the income formula, validation, privacy
-and the assumed assistance amounts of the pre-transfer label.
+and the assumed assistance amounts of the pre-transfer label; department feeds (``data_schema/feeds*``), person
+ID-card numbers and the county's salt.
 
 Every file it reads lives in ``data_schema/``; see ``data_schema/DATA_DICTIONARY.md``.
 """
 
+from ._feeds import (
+    FEED_COMMON,
+    FEED_PREFIX,
+    FEEDS,
+    feed_dtypes,
+    feed_fields,
+    feed_kinds,
+    feed_table,
+)
+from ._ids import (
+    ID_ISSUES,
+    PERSON_HASH_LENGTH,
+    SALT_ENV,
+    SALT_FILE_ENV,
+    id_check_digit,
+    id_number_issues,
+    new_salt_file,
+    normalize_id_number,
+    person_hash,
+    resolve_salt,
+)
 from ._income import (
     INCOME_TERMS,
     net_income_total,
@@ -75,6 +97,23 @@ from ._validate import (
 )
 
 __all__ = [
+    "FEED_COMMON",
+    "FEED_PREFIX",
+    "FEEDS",
+    "feed_dtypes",
+    "feed_fields",
+    "feed_kinds",
+    "feed_table",
+    "ID_ISSUES",
+    "PERSON_HASH_LENGTH",
+    "SALT_ENV",
+    "SALT_FILE_ENV",
+    "id_check_digit",
+    "id_number_issues",
+    "new_salt_file",
+    "normalize_id_number",
+    "person_hash",
+    "resolve_salt",
     "id_or_phone",
     "INCOME_TERMS",
     "net_income_total",

@@ -18,7 +18,11 @@ import pandas as pd
 
 from fanpin_risk.errors import ContractError, MissingLineError
 
-Table = Literal["household_year", "member"]
+Table = Literal["household_year", "member"] | str
+#: Table names of department feeds: ``"feed:<kind>"`` reads ``data_schema/feeds/<kind>.csv``; ``"feeds"`` is the
+#: union of every feed's fields (to find a feed's header row before its kind is known).
+FEED_PREFIX = "feed:"
+FEEDS = "feeds"
 
 #: Province name used for the national reference series of monitoring lines.
 NATIONAL = "全国"
@@ -52,7 +56,10 @@ def fields(table: Table = "household_year") -> pd.DataFrame:
 
     Parameters
     ----------
-    table : {"household_year", "member"}
+    table : {"household_year", "member"} or str
+        A department feed as ``"feed:<kind>"`` (``data_schema/feeds/<kind>.csv``,
+        kinds listed in ``data_schema/feeds.csv``), or ``"feeds"``: the fields of
+        every feed, each once (used to find a feed's header before its kind is known).
 
     Returns
     -------
@@ -60,15 +67,54 @@ def fields(table: Table = "household_year") -> pd.DataFrame:
         One row per field with columns ``field, zh_header, type, unit, required,
         min, max, code_list, aliases, description`` (``required`` is boolean,
         ``aliases`` a tuple of extra accepted headers).
+
+    Examples
+    --------
+    >>> list(fields("feed:medical_bill")["field"])[:3]
+    ['id_number', 'event_month', 'list_month']
     """
-    path = schema_dir() / f"{table}.csv"
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    if table == FEEDS:
+        return _feed_union()
+    rows = _field_rows(table)
     df = pd.DataFrame(rows).astype(object)
     df["required"] = df["required"].str.strip().eq("yes")
     df["min"] = pd.to_numeric(df["min"].replace("", np.nan))
     df["max"] = pd.to_numeric(df["max"].replace("", np.nan))
     df["aliases"] = [tuple(a for a in s.split(";") if a) for s in df["aliases"]]
+    return df
+
+
+def _table_path(table: str) -> Path:
+    """The CSV file of ``table`` (a feed kind unknown to ``data_schema/feeds.csv`` refused by name)."""
+    if table.startswith(FEED_PREFIX):
+        kind = table[len(FEED_PREFIX):]
+        path = schema_dir() / "feeds" / f"{kind}.csv"
+        if not re.fullmatch(r"[a-z0-9_]+", kind) or not path.is_file():
+            known = sorted(p.stem for p in (schema_dir() / "feeds").glob("*.csv"))
+            raise ContractError(f"unknown feed kind {kind!r}; known kinds: {', '.join(known)}")
+        return path
+    path = schema_dir() / f"{table}.csv"
+    if table not in ("household_year", "member") and not path.is_file():
+        raise ContractError(f"unknown contract table {table!r}; use household_year, member, feeds or feed:<kind>")
+    return path
+
+
+def _field_rows(table: str) -> list[dict]:
+    with _table_path(table).open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@lru_cache(maxsize=None)
+def _feed_union() -> pd.DataFrame:
+    """Every feed's fields, each once (first kind that names it), aliases of all kinds joined."""
+    parts = [fields(FEED_PREFIX + p.stem) for p in sorted((schema_dir() / "feeds").glob("*.csv"))]
+    df = pd.concat(parts, ignore_index=True)
+    aliases = df.groupby("field", sort=False)["aliases"].agg(lambda a: tuple(dict.fromkeys(x for t in a for x in t)))
+    # required of the union: required by every kind (the common fields); the kind's own table decides the rest
+    required = df.groupby("field", sort=False)["required"].agg(lambda r: len(r) == len(parts) and bool(r.all()))
+    df = df.drop_duplicates("field").reset_index(drop=True)
+    df["aliases"] = df["field"].map(aliases)
+    df["required"] = df["field"].map(required).astype(bool)
     return df
 
 

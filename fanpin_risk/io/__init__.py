@@ -56,6 +56,14 @@ Personal data
     household ids that are ID-card or phone numbers replaced by salted hashes; see
     :func:`fanpin_risk.contract.scrub`.
 
+Department feeds
+    :func:`read_feed` reads a department's list (``data_schema/feeds/<kind>.csv``)
+    into person hashes (HMAC-SHA256 of the ID-card number with the county's salt,
+    :func:`fanpin_risk.contract.person_hash`), :func:`read_roster` the member sheet
+    into the same hashes with each member's household, :func:`match_feeds` matches
+    them and :func:`unmatched_by_township` counts the people outside the roster.
+    See ``docs/alerts.md``.
+
 Alternative headers outside the contract files (inverse questions, birth dates)
 are listed in ``data_schema/header_aliases.csv``.
 """
@@ -63,6 +71,19 @@ are listed in ``data_schema/header_aliases.csv``.
 from ._datasets import (
     sample_paths,
     load_sample,
+)
+from ._feeds import (
+    FeedReport,
+    read_feed,
+)
+from ._match import (
+    MATCH_STATUSES,
+    match_feeds,
+    unmatched_by_township,
+)
+from ._roster import (
+    ROSTER_COLUMNS,
+    read_roster,
 )
 from ._headers import (
     INVERSE_HEADERS,
@@ -100,4 +121,11 @@ __all__ = [
     "read_panel",
     "public_panel",
     "PUBLIC_PANELS",
+    "read_feed",
+    "FeedReport",
+    "read_roster",
+    "ROSTER_COLUMNS",
+    "match_feeds",
+    "unmatched_by_township",
+    "MATCH_STATUSES",
 ]

@@ -7,6 +7,9 @@ from typing import Any
 
 from fanpin_risk import contract
 
+#: Column of the raw tables holding each row's number in the file, when ``_Ctx.row_numbers`` asks for it.
+SOURCE_ROW = "_source_row"
+
 
 @dataclass
 class _Ctx:
@@ -21,6 +24,8 @@ class _Ctx:
     #: Tables read by the CSV parser: their columns are Arrow strings standing in for
     #: the Python strings of the other readers (a fraction of the memory).
     arrow_text: set[str] = field(default_factory=set)
+    #: Give each raw table a column :data:`SOURCE_ROW` with the file row of every body row (feeds).
+    row_numbers: bool = False
 
     def issue(self, *, field: str, value: Any, rule: str, level: str, message: str,
               row: Any = None, key: tuple | None = None) -> None:

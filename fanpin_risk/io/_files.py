@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from fanpin_risk.errors import ReadError
 
-from ._context import _Ctx
+from ._context import SOURCE_ROW, _Ctx
 from ._headers import _SCAN_ROWS, _flat_columns, _header_row, _score_row
 from ._rows import _frame_from_grid, _set_aside, _unique_columns
 from ._sheets import _load_html, _load_workbook
@@ -240,7 +240,10 @@ def _load_frame(df: pd.DataFrame, table: str, label: str, ctx: _Ctx) -> pd.DataF
             ctx.notes.append(f"{label}: the DataFrame's column names are no header; the header is in its rows "
                              "(read the sheet with header=None, or pass the file itself)")
             return _frame_from_grid(grid, table, label, ctx, where=lambda k: f"DataFrame row {k - 1}")
-    return _set_aside(df, header, table, label, ctx, lambda k: f"DataFrame row {k}")[0].reset_index(drop=True)
+    out = _set_aside(df, header, table, label, ctx, lambda k: f"DataFrame row {k}")[0]
+    if ctx.row_numbers and not isinstance(out.columns, pd.MultiIndex):
+        out = out.assign(**{SOURCE_ROW: out.index.to_numpy(dtype="int64")})  # as the report words it: DataFrame row k
+    return out.reset_index(drop=True)
 
 
 def _header_inside(df: pd.DataFrame, table: str) -> pd.DataFrame | None:

@@ -57,13 +57,14 @@ class _Salt:
     whole: bool | None = None
 
     @classmethod
-    def resolve(cls, salt: str | None) -> _Salt:
-        """``salt``, else ``FANPIN_SALT``, else a random salt for this call only."""
-        if salt is None:
-            salt = os.environ.get("FANPIN_SALT")
-        if not salt:
+    def resolve(cls, salt: str | None, salt_file: str | os.PathLike | None = None, *,
+                required: bool = False) -> _Salt:
+        """``salt``, else ``FANPIN_SALT``, else a salt file (``salt_file``, ``FANPIN_SALT_FILE``), else a
+        random salt for this call only, or with ``required`` an error (:func:`fanpin_risk.contract.resolve_salt`)."""
+        found = contract.resolve_salt(salt, salt_file, required=required)
+        if not found:
             return cls(secrets.token_hex(16), random=True)
-        return cls(salt)
+        return cls(found)
 
     def warn_if_random(self, ctx: _Ctx) -> None:
         """Issue a warning when ids were hashed with a random salt (they then differ between calls)."""

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from fanpin_risk import contract
 from fanpin_risk.errors import ReadError
 
-from ._context import _Ctx
+from ._context import SOURCE_ROW, _Ctx
 from ._headers import _SCAN_ROWS, _header_row, _match_header, _merge_header_rows, _score_row
 from ._values import _isna, _isna_text, _na_mask, _np, _take, _text_codes
 
@@ -108,6 +108,8 @@ def _frame_from_grid(grid: pd.DataFrame, table: str, label: str, ctx: _Ctx, skip
     body = _drop_blank_rows(body, label, ctx, first_na)
     empty_cols = [c for j, c in enumerate(body.columns) if c.startswith("unnamed_") and _na_mask(body.iloc[:, j]).all()]
     body = body.drop(columns=empty_cols)
+    if ctx.row_numbers:  # the row number as the report words it (row k of the file, of the sheet)
+        body[SOURCE_ROW] = np.asarray(body.index, dtype=np.int64) + skipped + 1
     return body.reset_index(drop=True)
 
 

@@ -139,7 +139,7 @@ def _sheet_header(grid: pd.DataFrame, table: str) -> tuple[int, frozenset[str], 
         return best, frozenset(), 0
     cells, _ = _merge_header_rows(grid, i, table)
     fields = frozenset(f.lstrip("!") for c in cells if (f := _match_header(c, table)) is not None)
-    other = sum(_match_header(c, _OTHER[table]) is not None for c in cells)
+    other = sum(_match_header(c, _OTHER[table]) is not None for c in cells) if table in _OTHER else 0
     return len(fields), fields, other
 
 
@@ -285,7 +285,7 @@ def _years_from_sheets(df: pd.DataFrame, spans: list, table: str, label: str, ct
     year is a row-level warning (the cell is kept).
     """
     years = [(n, _sheet_year(n), a, b) for n, a, b in spans]
-    if not any(y is not None and b > a for _, y, a, b in years):
+    if "year" not in contract.field_names(table) or not any(y is not None and b > a for _, y, a, b in years):
         return df
     ycol = next((c for c in df.columns if _match_header(c, table) == "year"), None)
     had = ycol is not None
