@@ -78,7 +78,7 @@ def model_card(model, bt, timings: dict, n: int, seed: int) -> str:
     sel = meta.get("selection") or {}
     audition = "\n".join(
         [f"Chosen on this data by {sel.get('metric', 'log loss')} (year {sel.get('year')}, {sel.get('rows')} rows):",
-         "| candidate | log loss | trees |", "|---|---|---|"]
+         "", "| candidate | log loss | trees |", "|---|---|---|"]
         + [f"| {c['name']}{' (chosen)' if c['name'] == sel.get('chosen') else ''} | {c['log_loss']:.5f} | {c['trees']} |"
            for c in sel.get("candidates", [])]) if sel.get("chosen") else "Fixed parameters (no audition)."
     return f"""# Model card: fanpin_risk default model
@@ -90,10 +90,13 @@ Rebuild with `fanpin-risk train --default` (one command; simulates, backtests, t
   fitted out of time on {', '.join(meta['estimator'].get('calibration_folds') or [str(meta['estimator'].get('validation_fold'))])}
   (each year predicted by a model of the shipped size fitted on the years before it); booster refitted on all
   labelled years with the early-stopped size.
-- Model size and feature block: {audition}
+- Model size and feature block: see "Audition" below.
 - Features: {len(model.feature_names_)} household-history features (`PanelFeatures`), dated at or before the scored year.
 - Package version {meta['package_version']}, model schema version {meta['schema_version']}, seed {meta['seed']}.
 {run_links(run, bt.run_ids)}
+
+## Audition
+{audition}
 
 ## Data
 - **Simulated**, not real: `fanpin_risk.simulate.simulate(n_households={n}, years=2020–2025, seed={seed}, province="全国")`,
