@@ -26,6 +26,7 @@ explain(records, ...)  shap.Explanation for beeswarm and waterfall plots
 scenario(records, shock)  re-score the latest year under a described shock (epidemic, flood, ...)
 feasible_help(records)    the single feasible measure that lowers each household's predicted risk most
 score_followup(records)   ranked follow-up list of households whose risk was eliminated (跟踪回访)
+alerts(panel, feeds, roster=, as_of=)  alerts within the year from department push lists (部门筛查预警)
 lookup_line(df)        monitoring line in force for each row
 """
 
@@ -57,6 +58,8 @@ _LAZY: dict[str, str] = {
     "backtest": "api",
     "score": "api",
     "cohort_backtest": "api",
+    "alerts": "api",
+    "AlertResult": "api",
     "write_workbook": "reporting",
     "write_html_report": "reporting",
     "scenario": "planning",
@@ -73,7 +76,7 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - static typing only
-    from .api import backtest, cohort_backtest, score, train
+    from .api import AlertResult, alerts, backtest, cohort_backtest, score, train
     from .contract import ValidationReport, load_lines, lookup_line, validate
     from .errors import ContractError, FanpinError, MissingLineError, ModelError, ReadError
     from .evaluation import BacktestResult

@@ -11,11 +11,13 @@ run logging (:mod:`fanpin_risk.tracking`). ``fanpin_risk.train``,
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from fanpin_risk import evaluation, models, planning, scoring
+from fanpin_risk import evaluation, io, models, planning, reporting, scoring
 from fanpin_risk.errors import ContractError
 from fanpin_risk.evaluation import BacktestResult
 from fanpin_risk.models import RiskModel
@@ -169,3 +171,76 @@ def score(records: Any, model: Any = None, *, client: Any = None, **kwargs) -> p
     if client is not None:
         raise ContractError("client= is for a Dask DataFrame of records; pass a pandas frame without client=")
     return scoring.score(records, model, **kwargs)
+
+
+@dataclass
+class AlertResult:
+    """What :func:`alerts` found: the alert list, every feed row's match, and the people not in the roster.
+
+    Attributes
+    ----------
+    alerts : DataFrame
+        One row per alerted household (:func:`fanpin_risk.planning.alerts`).
+    matches : DataFrame
+        Every feed row with its status (matched / not_in_roster / duplicate / bad_id); person hashes, never numbers.
+    outside : DataFrame
+        People named by a list but not in the roster, counted by township, village and list.
+    reports : dict
+        The read report of each feed and of the roster (counts only).
+    """
+
+    alerts: pd.DataFrame
+    matches: pd.DataFrame
+    outside: pd.DataFrame
+    reports: dict = field(default_factory=dict)
+
+    def to_excel(self, path) -> Path:
+        """Write the alert workbook for township staff (sheets 预警名单, 名单外人员, 匹配情况)."""
+        return reporting.write_alerts_workbook(self.alerts, path, matches=self.matches, outside=self.outside)
+
+
+def alerts(panel, feeds, model: Any = None, *, roster, as_of, salt: str | None = None, salt_file=None,
+           previous: pd.DataFrame | None = None, **kwargs) -> AlertResult:
+    """Alerts within the year from department push lists (部门筛查预警): read, match, apply, re-score.
+
+    Parameters
+    ----------
+    panel : DataFrame or path
+        The annual household records (history included).
+    feeds : path, DataFrame or list of them
+        Push lists as the departments send them (xlsx/CSV, GBK, Chinese headers), or frames
+        already read with :func:`fanpin_risk.io.read_feed`.
+    model : RiskModel, path or None
+        The annual list's model (default: the packaged model).
+    roster : path or DataFrame
+        The member sheet with ID-card numbers (hashed at read time), or a roster frame of
+        :func:`fanpin_risk.io.read_roster`.
+    as_of : month
+        E.g. ``"2026-06"``: events and lists after it are left out.
+    salt, salt_file : optional
+        The county's salt (else ``FANPIN_SALT`` / ``FANPIN_SALT_FILE``; see docs/alerts.md). The same
+        salt must hash the roster and the feeds.
+    previous : DataFrame, optional
+        An earlier alert list, so that a household already alerted is not "新预警" again.
+    **kwargs
+        As :func:`fanpin_risk.planning.alerts` (``year``, ``visit_within_days``, ``lines``).
+
+    Returns
+    -------
+    AlertResult
+    """
+    reports = {}
+    if isinstance(roster, pd.DataFrame) and "person_hash" in roster.columns:
+        ros = roster
+    else:
+        ros, reports["roster"] = io.read_roster(roster, salt=salt, salt_file=salt_file)
+    read = []
+    for i, f in enumerate(feeds if isinstance(feeds, (list, tuple)) else [feeds]):
+        if isinstance(f, pd.DataFrame) and "person_hash" in f.columns:
+            read.append(f)
+        else:
+            frame, reports[f"feed {i + 1}"] = io.read_feed(f, salt=salt, salt_file=salt_file)
+            read.append(frame)
+    matches = io.match_feeds(read, ros)
+    out = planning.alerts(panel, matches, model, as_of=as_of, previous=previous, **kwargs)
+    return AlertResult(out, matches, io.unmatched_by_township(matches), reports)
