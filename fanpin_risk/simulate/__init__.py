@@ -13,6 +13,7 @@ from ._codes import (
     SEXES,
 )
 from ._causes import CAUSE_MIN_DROP, CAUSES
+from ._feeds import FEED_KINDS, FEED_NOISE, FeedSet, simulate_feeds, synthetic_id_numbers, write_feeds
 from ._simulate import WORLDS, simulate, simulate_world, write_sample
 
 __all__ = [
@@ -32,4 +33,10 @@ __all__ = [
     "simulate_world",
     "WORLDS",
     "write_sample",
+    "FeedSet",
+    "FEED_KINDS",
+    "FEED_NOISE",
+    "synthetic_id_numbers",
+    "simulate_feeds",
+    "write_feeds",
 ]
