@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from fanpin_risk.api import score as _score, train as _train
-from fanpin_risk.cli import _models as cli_models, _scenario as cli_scenario, _score as cli_score, _ui as cli_ui
+from fanpin_risk.cli import _alerts as cli_alerts, _models as cli_models, _scenario as cli_scenario, _score as cli_score, _ui as cli_ui
 from fanpin_risk.contract import export_frame, validate as _validate
 from fanpin_risk.errors import FanpinError
 from fanpin_risk.io import read_panel
@@ -171,6 +171,7 @@ def _register_stages() -> None:
         (cli_score, ("score", "report")),
         (cli_ui, ("ui",)),
         (cli_scenario, ("scenario", "help-options", "cohort")),
+        (cli_alerts, ("alerts",)),
     ):
         for name in names:
             app.command(name)(getattr(mod, name.replace("-", "_")))

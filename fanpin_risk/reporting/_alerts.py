@@ -13,9 +13,13 @@ _STATUS_ZH = {"matched": "已匹配", "not_in_roster": "不在花名册", "dupli
 _PERCENT = ("预警前风险", "预警后风险", "风险变化")
 
 
+def _kind_names() -> pd.Series:
+    return pd.read_csv(contract.schema_dir() / "feeds.csv", dtype="str").set_index("kind")["zh_name"]
+
+
 def match_summary(matches: pd.DataFrame) -> pd.DataFrame:
     """Rows of each feed kind by match status, in Chinese (counts only, never a number or a name)."""
-    kinds = pd.read_csv(contract.schema_dir() / "feeds.csv", dtype="str").set_index("kind")["zh_name"]
+    kinds = _kind_names()
     t = matches.assign(推送名单=matches["kind"].map(kinds).fillna(matches["kind"]),
                        匹配结果=matches["status"].map(_STATUS_ZH).fillna(matches["status"]))
     return t.groupby(["推送名单", "匹配结果"]).size().rename("条数").reset_index()
@@ -43,12 +47,16 @@ def write_alerts_workbook(alerts: pd.DataFrame, path: str | Path, *, matches: pd
     path.parent.mkdir(parents=True, exist_ok=True)
     heads = contract.output_headers("alerts")
     zh = alerts[[c for c in heads if c in alerts.columns]].rename(columns=heads).copy()
+    for c in _PERCENT:  # four places are a tenth of a percentage point; more digits only look like data
+        if c in zh.columns:
+            zh[c] = zh[c].astype("float64").round(4)
     if "是否达到监测标准" in zh.columns:
         zh["是否达到监测标准"] = zh["是否达到监测标准"].map({True: "是", False: "否"}).astype(object)
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         zh.to_excel(xw, sheet_name=ALERT_SHEET, index=False)
         if outside is not None:
-            out = outside.rename(columns={"township": "乡镇", "village": "村", "kind": "推送名单", "count": "人数"})
+            out = outside.assign(kind=outside["kind"].map(_kind_names()).fillna(outside["kind"]))
+            out = out.rename(columns={"township": "乡镇", "village": "村", "kind": "推送名单", "count": "人数"})
             out.to_excel(xw, sheet_name=OUTSIDE_SHEET, index=False)
         if matches is not None:
             match_summary(matches).to_excel(xw, sheet_name=MATCH_SHEET, index=False)
