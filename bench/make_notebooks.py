@@ -459,6 +459,75 @@ pd.read_excel(out, sheet_name=None, nrows=3).keys()
 ]
 
 
+NOTEBOOKS["07_department_alerts"] = [
+    md('''
+# 07 · Department alerts within the year (部门筛查预警)
+
+Departments push lists during the year — large medical bills, schooling costs, disaster victims, job losses,
+dibao changes, new disability certificates, unsafe houses — keyed by ID-card numbers. Here the simulator writes
+such lists for its county as GBK CSV files, fanpin_risk reads them and the member sheet, turns every ID number
+into a salted hash at read time, matches people to households, applies each event to the household's latest
+record and re-scores it with the annual model. No ID number is kept.
+'''),
+    code(SIZE),
+    code(SETUP + '''
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from fanpin_risk.io import read_panel
+from fanpin_risk.simulate import simulate_feeds, write_feeds
+
+WORK = Path(tempfile.mkdtemp(prefix="fanpin_alerts_"))
+# the county's salt: in real use a salt file made once (docs/alerts.md, "Keeping the salt")
+if "FANPIN_SALT" not in os.environ and "FANPIN_SALT_FILE" not in os.environ:
+    os.environ["FANPIN_SALT"] = "notebook-demo-salt"  # never print a real salt'''),
+    md("## The county's files: annual records up to 2024, the member sheet, and the 2025 push lists"),
+    code('''
+fs = simulate_feeds(N_HOUSEHOLDS, year=2025, seed=0)
+files = write_feeds(fs, WORK, fmt="csv", encoding="gbk", layout="county")
+households_file = next(p for p in files if p.name.startswith("农户"))
+members_file = next(p for p in files if p.name.startswith("家庭成员"))
+feed_files = [p for p in files if p not in (households_file, members_file)]
+print([p.name for p in feed_files])
+print(pd.Series({k: len(v) for k, v in fs.feeds.items()}, name="rows pushed"))
+'''),
+    md("## Alerts as of June and as of December"),
+    code('''
+panel = read_panel(households_file)[0]
+june = fr.alerts(panel, feed_files, roster=members_file, as_of="2025-06")
+dec = fr.alerts(panel, feed_files, roster=members_file, as_of="2025-12", previous=june.alerts)
+print(f"June: {len(june.alerts)} households alerted, {int(june.alerts['trigger_met'].sum())} meet a policy trigger")
+print(dec.alerts["alert_status"].value_counts())
+dec.alerts.head(8)
+'''),
+    code('''
+# how the lists matched, and people named by a list but not in the roster (possible 边缘易致贫户 to visit)
+print(dec.matches["status"].value_counts())
+dec.outside.head()
+'''),
+    code('''
+fig, ax = plt.subplots(figsize=(6, 4))
+a = dec.alerts
+ax.scatter(a["risk_before"], a["risk_after"], s=12, c=a["trigger_met"].map({True: "tab:red", False: "tab:gray"}))
+ax.plot([0, 1], [0, 1], color="black", lw=0.8)
+ax.set(xlabel="预警前风险（年度名单）", ylabel="预警后风险（计入推送事件）", title="部门推送事件对风险的影响（红：达到监测标准）")
+plt.tight_layout()
+plt.show()
+'''),
+    md("## What reached the cadres: the workbook, with no ID number in it"),
+    code('''
+out = dec.to_excel(WORK / "部门筛查预警名单.xlsx")
+sheets = pd.read_excel(out, sheet_name=None, dtype=str)
+print(list(sheets))
+text = "".join(df.to_csv() for df in sheets.values())
+print("ID-like numbers in the workbook:", len(re.findall(r"(?<![\\d.])\\d{17}[\\dX](?![\\d])", text)))
+sheets["预警名单"].head(3)
+'''),
+]
+
+
 def build(name: str, cells: list) -> nbformat.NotebookNode:
     nb = new_notebook(cells=cells, metadata=dict(KERNEL))
     return strip(nb)

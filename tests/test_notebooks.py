@@ -25,7 +25,7 @@ DRAWS = re.compile(r"plt\.subplots|\.plot\(|\.plot\.|shap\.plots|\.scatter\(|plt
 def test_notebooks_exist():
     names = {p.stem for p in NOTEBOOKS}
     assert {"01_quickstart", "02_bring_your_own_export", "03_backtest_and_model_comparison", "04_explanations",
-            "05_intervention_planning"} <= names
+            "05_intervention_planning", "07_department_alerts"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
