@@ -63,11 +63,13 @@ def model_card(model, bt, timings: dict, n: int, seed: int) -> str:
     meta = model.metadata
     tag = bt.settings["tag"]
     s = bt.summary()
-    rows = ["| model | year | n | positives | ROC AUC | PR AUC | recall@10 % | precision@10 % | Brier |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| model | year | n | positives | ROC AUC | PR AUC | recall@10 % | precision@10 % | Brier | ECE | mean p − rate |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in s.itertuples(index=False):
         d = r._asdict()
         rows.append(f"| {d['model']} | {d['year']} | {d['n']} | {d['positives']} | {_fmt(d['roc_auc'])} | {_fmt(d['pr_auc'])} | "
-                    f"{_fmt(d[f'recall_at_{tag}'])} | {_fmt(d[f'precision_at_{tag}'])} | {_fmt(d['brier'])} |")
+                    f"{_fmt(d[f'recall_at_{tag}'])} | {_fmt(d[f'precision_at_{tag}'])} | {_fmt(d['brier'])} | "
+                    f"{_fmt(d.get('ece'))} | {_fmt(d.get('calibration_in_the_large'))} |")
     ci = []
     for r in bt.pooled.itertuples(index=False):
         d = r._asdict()

@@ -93,7 +93,8 @@ class BacktestResult:
     def summary(self) -> pd.DataFrame:
         """Headline metrics per model: each test year and pooled."""
         tag = self.settings["tag"]
-        cols = ["model", "year", "n", "positives", "roc_auc", "pr_auc", f"recall_at_{tag}", f"precision_at_{tag}", "brier"]
+        cols = ["model", "year", "n", "positives", "roc_auc", "pr_auc", f"recall_at_{tag}", f"precision_at_{tag}", "brier",
+                "ece", "calibration_in_the_large"]
         a = self.per_year[cols].copy()
         b = self.pooled.assign(year="pooled")[cols]
         a["year"] = a["year"].astype(str)
