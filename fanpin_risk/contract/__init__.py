@@ -24,6 +24,7 @@ from ._ids import (
     new_salt_file,
     normalize_id_number,
     person_hash,
+    person_hashes_and_issues,
     resolve_salt,
 )
 from ._income import (
@@ -113,6 +114,7 @@ __all__ = [
     "new_salt_file",
     "normalize_id_number",
     "person_hash",
+    "person_hashes_and_issues",
     "resolve_salt",
     "id_or_phone",
     "INCOME_TERMS",

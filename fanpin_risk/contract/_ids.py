@@ -178,13 +178,25 @@ def person_hash(values: Any, salt: str) -> pd.Series:
     >>> bool(person_hash(["990101199001011230"], "another")[0] != h[0])
     True
     """
+    return person_hashes_and_issues(values, salt)[0]
+
+
+def person_hashes_and_issues(values: Any, salt: str) -> tuple[pd.Series, pd.Series]:
+    """:func:`person_hash` and :func:`id_number_issues` of the same cells, each number read once.
+
+    Examples
+    --------
+    >>> h, issue = person_hashes_and_issues(["990101900101123", "abc"], salt="s")
+    >>> issue.tolist(), h.isna().tolist()
+    (['old_15', 'bad_format'], [False, True])
+    """
     if not isinstance(salt, str) or not salt:
         raise ContractError("person_hash needs a salt (see resolve_salt)")
-    num = normalize_id_number(values)
+    num, issues = _normalised(values)
     key = salt.encode("utf-8")
     uniq = pd.unique(num.dropna())
     by = {u: "P" + hmac.new(key, u.encode("ascii"), hashlib.sha256).hexdigest()[:PERSON_HASH_LENGTH] for u in uniq}
-    return num.map(by).astype("str")
+    return num.map(by).astype("str"), issues
 
 
 # --------------------------------------------------------------------------- the salt

@@ -160,7 +160,7 @@ def _id_column(raw: pd.DataFrame, mapping: dict[str, str], unknown: list) -> tup
 
 def _hash_ids(values: pd.Series, salt: str) -> tuple[pd.Series, pd.Series]:
     """Person hashes and issue codes of an ID column (the clear values go no further)."""
-    return contract.person_hash(values, salt), contract.id_number_issues(values)
+    return contract.person_hashes_and_issues(values, salt)
 
 
 # --------------------------------------------------------------------------- reading
