@@ -415,3 +415,18 @@ def test_all_reason_builders_on_real_model_output():
         assert new.str.len().gt(0).mean() > 0.5
     lab = (X["n_labor"] > 0).astype("boolean") if "n_labor" in X.columns else pd.Series(True, index=X.index)
     assert_same(ex.suggest_measures(t_old, lab), _ref_suggest_measures(t_old, lab))
+
+
+def test_every_feature_has_a_chinese_name_and_a_format():
+    """Each feature of PanelFeatures (history block included) reads in Chinese, with its own unit, in the reasons."""
+    from fanpin_risk.explain import feature_info
+    from fanpin_risk.panel import PanelFeatures
+    from fanpin_risk.simulate import simulate
+
+    names = list(PanelFeatures().fit(simulate(60, seed=1)).get_feature_names_out())
+    infos = {f.feature: f for f in feature_info(names)}
+    for n in PanelFeatures.HISTORY_FEATURES:
+        info = infos[n]
+        assert info.name_zh != n and not any(c.isascii() and c.isalpha() for c in info.name_zh), n
+    assert infos["hist_n_shock_disaster"].format == "count" and infos["hist_n_shock_disaster"].risk_type == "因自然灾害"
+    assert infos["hist_mean_ratio"].format == "ratio_line" and infos["ctx_village_disaster"].format == "share"
