@@ -169,10 +169,10 @@ def context_columns(X: pd.DataFrame, plan: dict, ratio: np.ndarray, logpc: np.nd
     out: dict[str, np.ndarray] = {}
     for lvl, code in CONTEXT_LEVELS.items():
         names = [f"ctx_{lvl}_{q}" for q in CONTEXT_QUANTITIES]
-        if code not in X.columns or not len(totals):
+        t = totals[totals["level"] == lvl] if len(totals) else totals
+        if code not in X.columns or not len(t):  # no code of this level anywhere (e.g. every county empty)
             out.update({k: np.full(n, np.nan) for k in names})
             continue
-        t = totals[totals["level"] == lvl]
         idx = pd.MultiIndex.from_frame(t[["code", "year"]].astype({"year": "float64"}))
         keys = pd.MultiIndex.from_arrays([X[code].to_numpy()[srt], year])
         at = idx.get_indexer(keys)

@@ -76,3 +76,11 @@ def test_block_can_be_switched_off_and_old_models_load_without_it():
     assert PanelFeatures.from_json(saved).history_block is False
     with pytest.raises(ValueError, match="history_block"):
         PanelFeatures(history_block="yes").fit(panel)
+
+
+def test_a_level_without_any_code_gives_no_context():
+    """A panel with village codes but every county code missing: county context missing, no crash (found by hypothesis)."""
+    p = make_panel(5, years=range(2020, 2022), seed=2)
+    p["county_code"] = pd.Series(pd.NA, index=p.index, dtype="str")
+    X = PanelFeatures().fit(p).transform(p)
+    assert X["ctx_county_disaster"].isna().all() and X["ctx_village_disaster"].notna().any()
