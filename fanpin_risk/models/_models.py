@@ -17,10 +17,11 @@ scorecard
     Logistic regression on clipped, median-imputed, standardised features
     (plus missing indicators); coefficients are per standard deviation.
 lightgbm
-    Gradient-boosted trees (≤ 300 trees, 15 leaves by default), early stopping
-    on the last training year (out of time), then Platt calibration on that
-    year's out-of-time margins; the booster is refitted on all training years
-    with the early-stopped number of trees.
+    Gradient-boosted trees (≤ 300 trees; size and feature block chosen by
+    :func:`audition` unless ``params=`` is given, 7 leaves by default), early
+    stopping on the last training year (out of time), then Platt calibration on
+    the pooled out-of-time margins of the last two years; the booster is refitted
+    on all training years with the early-stopped number of trees.
 """
 
 from __future__ import annotations

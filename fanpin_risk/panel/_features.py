@@ -3,9 +3,10 @@
 :class:`PanelFeatures` is a scikit-learn transformer. ``fit`` learns the category
 levels (monitoring category, household type) and which raw columns the data
 had; ``transform`` is pure: the features of household *h* in year *t* depend on
-*h*'s own records of years ≤ *t* and nothing else (lags are taken within the
-household's history, sorted by year; gaps in the history are measured, not
-assumed away).
+*h*'s own records of years ≤ *t* (lags are taken within the household's history,
+sorted by year; gaps in the history are measured, not assumed away) and, in the
+history block, on the other households of its village and county in year *t*
+(leave-one-out context, :mod:`fanpin_risk.panel._history`); never on a later year.
 """
 
 from __future__ import annotations

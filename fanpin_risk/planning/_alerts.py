@@ -62,7 +62,7 @@ def feed_effects() -> pd.DataFrame:
 
 
 def _feed_index() -> pd.DataFrame:
-    return pd.read_csv(contract.schema_dir() / "feeds.csv", dtype="str", keep_default_na=False).set_index("kind")
+    return contract.feed_kinds().set_index("kind")
 
 
 def as_month(value: Any) -> int:

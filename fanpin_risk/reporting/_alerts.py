@@ -14,7 +14,7 @@ _PERCENT = ("预警前风险", "预警后风险", "风险变化")
 
 
 def _kind_names() -> pd.Series:
-    return pd.read_csv(contract.schema_dir() / "feeds.csv", dtype="str").set_index("kind")["zh_name"]
+    return contract.feed_kinds().set_index("kind")["zh_name"]
 
 
 def match_summary(matches: pd.DataFrame) -> pd.DataFrame:
