@@ -50,8 +50,8 @@ def match_feeds(feeds: pd.DataFrame | list[pd.DataFrame], roster: pd.DataFrame) 
         ``household_id`` (missing when not matched), ``member_no``,
         ``township_code``, ``village_code`` (the roster's) and ``status`` (see
         :data:`MATCH_STATUSES` and the module notes). ``attrs["counts"]`` holds the
-        rows per status and ``attrs["roster_conflicts"]`` the hashes the roster
-        gives to two households (the first one is used).
+        rows per status and ``attrs["roster_conflicts"]`` the hashes of the feeds
+        that the roster gives to two households (the first one is used).
 
     Examples
     --------
@@ -77,7 +77,7 @@ def match_feeds(feeds: pd.DataFrame | list[pd.DataFrame], roster: pd.DataFrame) 
     df = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0].reset_index(drop=True)
     if "person_hash" not in roster.columns or "household_id" not in roster.columns:
         raise ContractError("the roster lacks person_hash or household_id; pass the frame of read_roster")
-    lookup, conflicts = _lookup(roster)
+    lookup, conflicts = _lookup(roster, df["person_hash"])
     found = df[["person_hash"]].join(lookup, on="person_hash")
     out = df.copy()
     for c in _ROSTER_COLS:
@@ -95,9 +95,14 @@ def match_feeds(feeds: pd.DataFrame | list[pd.DataFrame], roster: pd.DataFrame) 
     return out
 
 
-def _lookup(roster: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Roster columns by person hash (first row of a hash), and how many hashes name two households."""
-    r = roster[roster["person_hash"].notna()]
+def _lookup(roster: pd.DataFrame, wanted: pd.Series) -> tuple[pd.DataFrame, int]:
+    """Roster columns by person hash (first row of a hash) for the hashes ``wanted``, and how many of
+    them name two households.
+
+    Only the people of the feeds are looked up: a county's roster has millions of
+    members and its lists a few thousand people a month.
+    """
+    r = roster[roster["person_hash"].isin(pd.unique(wanted.dropna()))]
     n_households = r.groupby("person_hash")["household_id"].nunique(dropna=False)
     conflicts = int((n_households > 1).sum())
     cols = [c for c in _ROSTER_COLS if c in r.columns]

@@ -189,30 +189,41 @@ def apply_events(panel: pd.DataFrame, events: pd.DataFrame, *, year: int) -> tup
     return out, hit_rows
 
 
+def _event_text(name: str, month: int, self_paid: float, amount: float, loss: float, change: Any) -> str:
+    when = f"{month // 100}年{month % 100:02d}月"
+    if self_paid == self_paid:  # not NaN
+        return f"{name}：个人自付{self_paid:,.0f}元（{when}）"
+    if amount == amount:
+        return f"{name}：{amount:,.0f}元（{when}）"
+    if loss == loss:
+        return f"{name}：直接损失{loss:,.0f}元（{when}）"
+    extra = "" if change is None or change != change else str(change)
+    return f"{name}{'：' + extra if extra and extra not in ('nan', '<NA>') else ''}（{when}）"
+
+
 def _texts(ev: pd.DataFrame) -> pd.DataFrame:
     """Channels and event descriptions per household, in Chinese with units."""
     idx = _feed_index()
-
-    def one(r) -> str:
-        name = idx.at[r.kind, "zh_name"]
-        m = int(r.event_month)
-        when = f"{m // 100}年{m % 100:02d}月"
-        if pd.notna(r.amount_self_paid):
-            return f"{name}：个人自付{r.amount_self_paid:,.0f}元（{when}）"
-        if pd.notna(r.amount):
-            return f"{name}：{r.amount:,.0f}元（{when}）"
-        if pd.notna(r.loss_amount):
-            return f"{name}：直接损失{r.loss_amount:,.0f}元（{when}）"
-        extra = str(getattr(r, "change_type", "") or "")
-        return f"{name}{'：' + extra if extra and extra != 'nan' else ''}（{when}）"
-
     ev = ev.sort_values(["household_id", "event_month", "kind"], kind="mergesort")
-    ev = ev.assign(text=[one(r) for r in ev.itertuples(index=False)],
-                   channel=ev["kind"].map(lambda k: f"{idx.at[k, 'department']}·{idx.at[k, 'zh_name']}"))
-    g = ev.groupby("household_id", sort=False)
-    return pd.DataFrame({"channels": g["channel"].agg(lambda s: "；".join(dict.fromkeys(s))),
-                         "events": g["text"].agg("；".join), "n_events": g.size().astype("int64"),
-                         "first_month": g["list_month"].min().astype("int64")})
+    kind = ev["kind"].astype("str").to_numpy(dtype=object)
+    names = idx["zh_name"].to_dict()
+    channel_of = {k: f"{idx.at[k, 'department']}·{names[k]}" for k in idx.index}
+    change = ev["change_type"].to_numpy(dtype=object) if "change_type" in ev.columns else [None] * len(ev)
+    # plain Python values row by row: a hundred thousand events are a few lines of text each
+    text = [_event_text(names[k], int(m), sp, am, lo, ch) for k, m, sp, am, lo, ch in zip(
+        kind, ev["event_month"].to_numpy(dtype="float64"), *(ev[c].to_numpy(dtype="float64") for c in _AMOUNTS),
+        change)]
+    channel = [channel_of[k] for k in kind]
+    hid = ev["household_id"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, hid[1:] != hid[:-1]]) if len(hid) else np.array([], dtype=np.int64)
+    bounds = np.r_[starts, len(hid)]
+    spans = list(zip(bounds[:-1], bounds[1:]))
+    first = np.minimum.reduceat(ev["list_month"].to_numpy(dtype="float64"), starts) if len(hid) else []
+    return pd.DataFrame({"channels": ["；".join(dict.fromkeys(channel[a:b])) for a, b in spans],
+                         "events": ["；".join(text[a:b]) for a, b in spans],
+                         "n_events": np.diff(bounds).astype("int64"),
+                         "first_month": np.asarray(first).astype("int64")},
+                        index=pd.Index(hid[starts], name="household_id"))
 
 
 def _trigger(before: pd.DataFrame, after: pd.DataFrame) -> pd.Series:

@@ -145,3 +145,60 @@ def test_every_feed_has_the_common_fields_in_order():
     for kind in feed_kinds()["kind"]:
         names = list(feed_fields(kind)["field"])
         assert names[:3] == ["id_number", "event_month", "list_month"] and names[-2:] == ["township", "village"]
+
+
+def _random_cells(n: int, seed: int) -> list:
+    """Cells as counties type them: valid and mistyped 18-digit numbers, lower x, Excel-cut, 15 digits, junk."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out: list = []
+    for _ in range(n):
+        head = "9901" + "".join(rng.choice(list("0123456789"), 13))
+        good = head + id_check_digit(head)
+        kind = rng.integers(0, 9)
+        if kind == 0:
+            out.append(good)
+        elif kind == 1:
+            out.append(head + "0123456789X"[(("0123456789X".index(good[-1]) + 1) % 11)])  # wrong check digit
+        elif kind == 2:
+            out.append(good.replace("X", "x"))
+        elif kind == 3:
+            out.append(good[:15] + "000")  # Excel's 15 significant digits
+        elif kind == 4:
+            out.append(head[:6] + head[8:17])  # old 15-digit number
+        elif kind == 5:
+            out.append("'" + good)
+        elif kind == 6:
+            out.append(good[:17])  # one digit short
+        elif kind == 7:
+            out.append(None)
+        else:
+            out.append(good[:9] + "A" + good[10:])
+    return out
+
+
+def test_array_path_gives_what_the_cell_reader_gives():
+    from fanpin_risk.contract._ids import _one
+
+    cells = _random_cells(3000, seed=5)
+    want = [_one(c) for c in cells]
+    # as a list of objects, and as the str column read_csv / read_excel give
+    for values in (cells, pd.Series(cells, dtype="str"), pd.Series(cells + [9.90101199001011e17, 12], dtype=object)):
+        num, issue = normalize_id_number(values), id_number_issues(values)
+        extra = [_one(c) for c in list(values)[len(cells):]]
+        assert [None if pd.isna(x) else x for x in num] == [w[0] for w in want + extra]
+        assert issue.tolist() == [w[1] for w in want + extra]
+        assert {"", "bad_check_digit", "bad_format", "old_15", "missing"} <= set(issue)
+
+
+def test_person_hash_is_the_documented_hmac():
+    import hashlib
+    import hmac
+
+    number = "99010119900101129X"
+    # short, block-sized (a new_salt_file salt is 64 hex characters), long and non-ASCII salts
+    for salt in ("salt-A", "a" * 64, "b" * 65 + "县", "县盐"):
+        want = "P" + hmac.new(salt.encode("utf-8"), number.encode("ascii"),
+                              hashlib.sha256).hexdigest()[:contract.PERSON_HASH_LENGTH]
+        assert person_hash([number, number.lower()], salt).tolist() == [want, want]

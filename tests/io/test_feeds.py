@@ -261,3 +261,16 @@ def test_privacy_no_id_number_or_phone_anywhere(tmp_path):
             assert not any(f in plain for f in forms), (type(obj).__name__, plain[:80])
             assert "张三" not in plain and "李四" not in plain
     assert pd.isna(dib["change_type"].iat[1]) and pd.isna(dib["township"].iat[0])
+
+
+def test_roster_conflicts_counted_for_the_people_of_the_feeds():
+    # Pa is given to two households (the first one is used); so is Pz, whom no list names
+    roster = pd.DataFrame({"household_id": ["H1", "H2", "H3", "H4", "H5"],
+                           "member_no": pd.array([1, 1, 1, 1, 2], dtype="Int64"),
+                           "person_hash": ["Pa", "Pa", "Pb", "Pz", "Pz"], "id_issue": ""})
+    feed = pd.DataFrame({"kind": "unemployment", "person_hash": ["Pb", "Pa", "Pc"], "id_issue": "",
+                         "event_month": 202503})
+    out = match_feeds(feed, roster)
+    assert out["household_id"].tolist()[:2] == ["H3", "H1"] and pd.isna(out["household_id"].iloc[2])
+    assert out["status"].tolist() == ["matched", "matched", "not_in_roster"]
+    assert out.attrs["roster_conflicts"] == 1

@@ -80,3 +80,25 @@ def test_months_and_bad_input():
         as_month("June")
     with pytest.raises(ContractError, match="match_feeds"):
         alerts(simulate(50, seed=1), pd.DataFrame({"kind": ["medical_bill"]}), as_of="2026-01")
+
+
+def test_event_texts_per_household_channels_once_first_list_month():
+    from fanpin_risk.planning._alerts import _texts
+
+    m = _m([{"kind": "medical_bill", "household_id": "H2", "amount_self_paid": 8000.0, "event_month": 202605,
+             "list_month": 202606},
+            {"kind": "medical_bill", "household_id": "H2", "amount_self_paid": 1234.5, "event_month": 202602,
+             "list_month": 202603},
+            {"kind": "disaster_victim", "household_id": "H2", "loss_amount": 30000.0},
+            {"kind": "dibao_change", "household_id": "H1", "change_type": "新增低保"},
+            {"kind": "unsafe_house", "household_id": "H1"}])
+    t = _texts(_events(m, 202612))
+    assert t.index.tolist() == ["H1", "H2"] and t["n_events"].tolist() == [2, 3]
+    h2 = t.loc["H2"]
+    # events in month order, each kind's channel named once
+    assert h2["events"].split("；") == ["大额医疗费用：个人自付1,234元（2026年02月）", "受灾人员：直接损失30,000元（2026年03月）",
+                                       "大额医疗费用：个人自付8,000元（2026年05月）"]
+    assert h2["channels"] == "医保局·大额医疗费用；应急管理局·受灾人员"
+    assert h2["first_month"] == 202603
+    assert t.loc["H1", "events"] == "低保特困变动：新增低保（2026年03月）；危房鉴定（2026年03月）"
+    assert t.loc["H1", "first_month"] == 202604
