@@ -500,20 +500,8 @@ def data_dictionary_markdown() -> str:
     ]
     for table, title in (("household_year", "Household-year table (one row per household and year)"),
                          ("member", "Member table (one row per person and year)")):
-        lines += [f"## {title}", "", "| field | 中文表头 | type | unit | required | range | code list | aliases | meaning |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for r in fields(table).itertuples():
-            rng = ""
-            if not (np.isnan(r.min) and np.isnan(r.max)):
-                lo = "" if np.isnan(r.min) else f"{r.min:g}"
-                hi = "" if np.isnan(r.max) else f"{r.max:g}"
-                rng = f"{lo}..{hi}"
-            desc = str(r.description).replace("|", "/")
-            lines.append(
-                f"| `{r.field}` | {r.zh_header} | {r.type} | {r.unit} | {'yes' if r.required else ''} | {rng} | "
-                f"{r.code_list} | {'; '.join(r.aliases)} | {desc} |"
-            )
-        lines.append("")
+        lines += [f"## {title}", "", *_field_table(fields(table)), ""]
+    lines += _feed_section()
     lines += ["## Code lists", "", "Chinese values are canonical; English names stand beside them.", ""]
     c = codes()
     for name, sub in c.groupby("list", sort=False):
@@ -531,9 +519,46 @@ def data_dictionary_markdown() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # regenerate the data dictionary
-    (schema_dir() / "DATA_DICTIONARY.md").write_text(data_dictionary_markdown(), encoding="utf-8")
-    print(f"wrote {schema_dir() / 'DATA_DICTIONARY.md'}")
+def _field_table(f: pd.DataFrame) -> list[str]:
+    """Markdown rows of a field table (household, member or feed kind)."""
+    out = ["| field | 中文表头 | type | unit | required | range | code list | aliases | meaning |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for r in f.itertuples():
+        rng = ""
+        if not (np.isnan(r.min) and np.isnan(r.max)):
+            lo = "" if np.isnan(r.min) else f"{r.min:g}"
+            hi = "" if np.isnan(r.max) else f"{r.max:g}"
+            rng = f"{lo}..{hi}"
+        desc = str(r.description).replace("|", "/")
+        out.append(f"| `{r.field}` | {r.zh_header} | {r.type} | {r.unit} | {'yes' if r.required else ''} | {rng} | "
+                   f"{r.code_list} | {'; '.join(r.aliases)} | {desc} |")
+    return out
+
+
+def _feed_section() -> list[str]:
+    """The department push lists (data_schema/feeds.csv and data_schema/feeds/<kind>.csv)."""
+    from ._feeds import feed_fields, feed_kinds  # _feeds reads this module's tables
+
+    kinds = feed_kinds()
+    out = ["## Department push lists (部门筛查推送名单)", "",
+           "One file per kind in `data_schema/feeds/<kind>.csv`, indexed by `data_schema/feeds.csv`; a new kind is "
+           "a new file and a row there (and a rule in `data_schema/feed_effects.csv`). The ID-card number is read "
+           "only to compute the salted person hash (see docs/alerts.md). Thresholds: the policy's screening line "
+           "on `threshold_field`, for ordinary households / for exited and monitored households.", "",
+           "| kind | 名单 | department | event | threshold field | threshold | threshold (exited) | meaning |",
+           "|---|---|---|---|---|---|---|---|"]
+
+    def num(v) -> str:
+        return "" if pd.isna(v) else f"{float(v):,.0f}"
+
+    for r in kinds.itertuples():
+        out.append(f"| `{r.kind}` | {r.zh_name} | {r.department} | {r.event} | "
+                   f"{'' if pd.isna(r.threshold_field) else r.threshold_field} | {num(r.threshold)} | "
+                   f"{num(r.threshold_exited)} | {str(r.description).replace('|', '/')} |")
+    out.append("")
+    for r in kinds.itertuples():
+        out += [f"### `{r.kind}` — {r.department}·{r.zh_name}", "", *_field_table(feed_fields(r.kind)), ""]
+    return out
 
 
 # --------------------------------------------------------------------------- export form

@@ -47,6 +47,26 @@ def test_data_dictionary_is_up_to_date():
     assert text == contract.data_dictionary_markdown(), "run: python -m fanpin_risk.contract"
 
 
+def test_data_dictionary_lists_every_feed_kind_and_its_headers():
+    text = contract.data_dictionary_markdown()
+    section = text.split("## Department push lists")[1].split("## Code lists")[0]
+    for kind in contract.feed_kinds().itertuples():
+        assert f"### `{kind.kind}` — {kind.department}·{kind.zh_name}" in section
+        for f in contract.feed_fields(kind.kind).itertuples():
+            assert f"| `{f.field}` | {f.zh_header} |" in section
+
+
+def test_the_documented_regeneration_command_runs():
+    import subprocess
+    import sys
+
+    # it rewrites the file the test above keeps up to date, so the content does not change
+    p = subprocess.run([sys.executable, "-m", "fanpin_risk.contract"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "DATA_DICTIONARY.md" in p.stdout
+    assert (contract.schema_dir() / "DATA_DICTIONARY.md").read_text(encoding="utf-8") == contract.data_dictionary_markdown()
+
+
 def test_code_lists_cover_contract_categories():
     assert contract.code_list("household_type") == ["脱贫户", "监测户", "一般农户"]
     assert len(contract.code_list("risk_type")) == 11
