@@ -187,12 +187,15 @@ class AlertResult:
         People named by a list but not in the roster, counted by township, village and list.
     reports : dict
         The read report of each feed and of the roster (counts only).
+    run_id : str or None
+        The MLflow run of ``log_to_mlflow=True`` (counts only; see :func:`fanpin_risk.tracking.log_alerts_run`).
     """
 
     alerts: pd.DataFrame
     matches: pd.DataFrame
     outside: pd.DataFrame
     reports: dict = field(default_factory=dict)
+    run_id: str | None = None
 
     def to_excel(self, path) -> Path:
         """Write the alert workbook for township staff (sheets 预警名单, 名单外人员, 匹配情况)."""
@@ -200,7 +203,8 @@ class AlertResult:
 
 
 def alerts(panel, feeds, model: Any = None, *, roster, as_of, salt: str | None = None, salt_file=None,
-           previous: pd.DataFrame | None = None, **kwargs) -> AlertResult:
+           previous: pd.DataFrame | None = None, log_to_mlflow: bool = False, run_name: str | None = None,
+           **kwargs) -> AlertResult:
     """Alerts within the year from department push lists (部门筛查预警): read, match, apply, re-score.
 
     Parameters
@@ -222,6 +226,10 @@ def alerts(panel, feeds, model: Any = None, *, roster, as_of, salt: str | None =
         salt must hash the roster and the feeds.
     previous : DataFrame, optional
         An earlier alert list, so that a household already alerted is not "新预警" again.
+    log_to_mlflow : bool, default False
+        Log the month's counts (match results, ID issues, alerts, triggers, per list and
+        township) to the project's MLflow store, to compare months in the UI. Nothing
+        row-level is logged. ``run_name`` names the run.
     **kwargs
         As :func:`fanpin_risk.planning.alerts` (``year``, ``visit_within_days``, ``lines``).
 
@@ -243,4 +251,15 @@ def alerts(panel, feeds, model: Any = None, *, roster, as_of, salt: str | None =
             read.append(frame)
     matches = io.match_feeds(read, ros)
     out = planning.alerts(panel, matches, model, as_of=as_of, previous=previous, **kwargs)
-    return AlertResult(out, matches, io.unmatched_by_township(matches), reports)
+    res = AlertResult(out, matches, io.unmatched_by_township(matches), reports)
+    if log_to_mlflow:
+        from fanpin_risk import tracking
+
+        md = models.resolve_model(model).metadata
+        params = {"model": "packaged" if model is None else str(md.get("model")),
+                  "model_data_sha256": str(md.get("data_fingerprint", {}).get("sha256", ""))[:16],
+                  "model_train_years": md.get("train_years"), "feeds": len(read), "roster_members": len(ros),
+                  **{k: v for k, v in kwargs.items() if k in ("year", "visit_within_days")}}
+        res.run_id = tracking.log_alerts_run(out, matches, res.outside, as_of=str(as_of), params=params,
+                                             run_name=run_name)
+    return res

@@ -70,3 +70,42 @@ def test_alerts_need_the_same_salt(county, monkeypatch):
     other = [fanpin_risk.io.read_feed(f, salt="b")[0] for f in feeds[:2]]
     res = fanpin_risk.alerts(read_panel(hh)[0], other, roster=ros, as_of="2025-12")
     assert res.alerts.empty and (res.matches["status"] != "matched").all()
+
+
+def test_cli_alerts_with_mlflow_logs_counts_and_nothing_personal(county, tmp_path, monkeypatch):
+    """`fanpin-risk alerts --mlflow`: the month's counts in an MLflow run; no ID, person hash or household id in the store."""
+    from typer.testing import CliRunner
+
+    from fanpin_risk.cli import app
+
+    fs, csv, _ = county
+    hh, mem, feeds = _files(csv)
+    monkeypatch.setenv("FANPIN_SALT", "county-salt-for-tests")
+    store = tmp_path / "store"
+    store.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    args = ["alerts", str(hh), *map(str, feeds), "--members", str(mem), "--as-of", "2025-09", "-o",
+            str(tmp_path / "a.xlsx"), "--mlflow"]
+    r = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.kind = 'alerts'")
+    assert len(runs) == 1 and runs["tags.as_of"].iloc[0] == "2025-09"
+    book = pd.read_excel(tmp_path / "a.xlsx", sheet_name="预警名单")
+    assert runs["metrics.alerted_households"].iloc[0] == len(book)
+    res = fanpin_risk.alerts(read_panel(hh)[0], feeds, roster=mem, as_of="2025-09")
+    assert runs["metrics.matched"].iloc[0] == (res.matches["status"] == "matched").sum()
+    assert runs["metrics.trigger_met"].iloc[0] == res.alerts["trigger_met"].sum()
+    # every byte of the store: the sqlite database and the artifacts
+    households = set(res.alerts["household_id"].astype(str))
+    hashes = set(res.matches["person_hash"].dropna())
+    files = [p for p in store.rglob("*") if p.is_file()]
+    assert any(p.name == "match_summary.csv" for p in files) and any(p.name == "alerts_by_township.csv" for p in files)
+    for p in files:
+        text = p.read_bytes().decode("latin-1") + p.read_bytes().decode("utf-8", "ignore")
+        assert not _ID.search(text), (p.name, _ID.search(text).group(0)[:4] + "…")
+        assert not re.search(r"P[0-9a-f]{20}", text), p.name
+        assert not [h for h in households if h in text], p.name

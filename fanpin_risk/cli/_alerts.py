@@ -12,6 +12,7 @@ from rich.console import Console
 from fanpin_risk import contract
 from fanpin_risk.api import alerts as _alerts
 from fanpin_risk.io import read_panel
+from fanpin_risk.tracking import run_url
 
 from ._common import LINES_HELP, MODEL_HELP, load_model, read_lines
 
@@ -41,6 +42,7 @@ def alerts(
     previous: Annotated[Optional[Path], typer.Option(help="The previous alert workbook, so households alerted before are not new.")] = None,
     visit_days: Annotated[int, typer.Option(help="Days after the month a list came in to visit the household.")] = 15,
     lines: Annotated[Optional[Path], typer.Option(help=LINES_HELP)] = None,
+    mlflow: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="Log the month's counts (no row of any household) to MLflow.")] = False,
 ) -> None:
     """Alerts within the year from department push lists (部门筛查预警): matched, applied to the latest records, re-scored."""
     salt = contract.resolve_salt(salt_file=salt_file)  # one salt for households, members and lists
@@ -48,7 +50,7 @@ def alerts(
     table = read_lines(lines)
     panel = read_panel(source, lines=table, salt=salt)[0]
     res = _alerts(panel, list(feeds), m, roster=members, as_of=as_of, salt=salt, previous=_previous(previous),
-                  visit_within_days=visit_days, lines=table)
+                  visit_within_days=visit_days, lines=table, log_to_mlflow=mlflow)
     a = res.alerts
     n_match = int((res.matches["status"] == "matched").sum())
     console.print(f"{len(res.matches)} 条推送记录，{n_match} 条匹配到户；预警 {len(a)} 户，其中达到监测标准 "
@@ -56,3 +58,5 @@ def alerts(
                   f"名单外人员 {int(res.outside['count'].sum()) if len(res.outside) else 0} 人", highlight=False)
     res.to_excel(output)
     console.print(f"written to [bold]{output}[/]")
+    if res.run_id:
+        console.print(f"MLflow run {res.run_id} (counts only) → {run_url(res.run_id)}", soft_wrap=True, highlight=False)

@@ -110,3 +110,25 @@ def test_lightgbm_is_monotone_in_income_and_guarantees():
     free = train(p, "lightgbm", params={**FAST, "monotone": {}}, log_to_mlflow=False)
     assert "monotone_constraints" in m.params
     assert "monotone_constraints" not in free.params
+
+
+def test_predictions_use_every_core_and_are_the_same_for_any_thread_count(monkeypatch):
+    from fanpin_risk.models import resolve_model
+    from fanpin_risk.models._models import predict_threads
+    from fanpin_risk.explain import feature_frame
+    from fanpin_risk.simulate import simulate
+
+    monkeypatch.delenv("FANPIN_THREADS", raising=False)
+    assert predict_threads() >= 1
+    monkeypatch.setenv("FANPIN_THREADS", "3")
+    assert predict_threads() == 3
+    monkeypatch.setenv("FANPIN_THREADS", "many")
+    with pytest.raises(ModelError, match="FANPIN_THREADS"):
+        predict_threads()
+    m = resolve_model(None)
+    X = feature_frame(m, simulate(300, seed=2))
+    out = {}
+    for n in ("1", "2"):
+        monkeypatch.setenv("FANPIN_THREADS", n)
+        out[n] = (m._impl.predict_raw(X), m._impl.contributions(X)[1].to_numpy())
+    assert np.array_equal(out["1"][0], out["2"][0]) and np.array_equal(out["1"][1], out["2"][1])
