@@ -286,7 +286,7 @@ def alerts(panel: Any, matches: pd.DataFrame, model: Any = None, *, as_of: Any, 
     if getattr(feats, "history_block", False):  # the neighbours' context of the whole panel, not of the alerted few
         own = own.join(feats.context(df).loc[own.index])
     after_panel, hit_rows = apply_events(own, ev, year=y)
-    kw = {"year": y, "reasons": "all", "lines": lines}
+    kw = {"year": y, "reasons": "all", "lines": lines, "top_factors": False}  # the alert list shows no factors
     before = score(own, model, **{**kw, "reasons": "none"}).set_index("household_id")
     after = score(after_panel, model, **kw).set_index("household_id")
     cur_b = own.loc[hit_rows].set_index("household_id")

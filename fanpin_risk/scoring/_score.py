@@ -96,6 +96,7 @@ def score(
     block_rows: int | None = None,
     listed=None,
     wage_per_worker: float | None = None,
+    top_factors: bool = True,
 ) -> pd.DataFrame:
     """Score the latest (or a given) year: one row per household, ordered by priority.
 
@@ -144,6 +145,11 @@ def score(
     block_rows : int, optional
         Households per feature block (default 32,768): smaller blocks use less
         memory; the result does not depend on it.
+    top_factors : bool, default True
+        Also give ``top_factors`` (the strongest features in words, from TreeSHAP).
+        With ``attribution="causes"`` the risk types and measures do not need it, and
+        False saves about a quarter of the reasons' time (the department alerts,
+        which show no factors, use it); the column is then empty.
     listed, wage_per_worker : optional
         Set by the Dask scorer for the whole panel: the households on the visit
         list (default: in the budget, else tier 高) and the counterfactual
@@ -190,7 +196,7 @@ def score(
     want = _explained(book, mode, budget)
     listed, wage_per_worker = _listed_and_wage(book, sel, want, budget, listed, wage_per_worker)
     text = _reasons(model, blocks, book, sel.panel, want, listed, measures=measures, attribution=attribution,
-                    attribute_shocks=attribute_shocks, wage_per_worker=wage_per_worker)
+                    attribute_shocks=attribute_shocks, wage_per_worker=wage_per_worker, top_factors=top_factors)
     out = _columns(book, book.places, want, text, keep_raw=keep_raw, unexplained=NOT_EXPLAINED.get(mode))
     out.attrs.update({
         "year": sel.year, "budget": budget, "quota_by": quota_by, "n_scored": book.n_scored, "n_households": len(out),
@@ -371,7 +377,8 @@ def _explained(book: _Book, mode: str, budget) -> np.ndarray:
 
 def _reasons(model: Any, blocks: "_FeatureBlocks | None", book: _Book, panel: pd.DataFrame, want: np.ndarray,
              listed: np.ndarray, *, measures=None, attribution: str = "causes",
-             attribute_shocks: bool = True, wage_per_worker: float | None = None) -> dict[str, np.ndarray]:
+             attribute_shocks: bool = True, wage_per_worker: float | None = None,
+             top_factors: bool = True) -> dict[str, np.ndarray]:
     """Reason columns of the households ``want``, block by block (contributions and text for a few thousand at a time)."""
     text = {c: np.full(len(want), np.nan, dtype=object) for c in _TEXT_COLS}
     if len(want):
@@ -380,7 +387,7 @@ def _reasons(model: Any, blocks: "_FeatureBlocks | None", book: _Book, panel: pd
         shocks = panel[[c for c in SHOCK_TYPES if c in panel.columns]].take(book.g_cur[want]).reset_index(drop=True)
         _reason_texts(model, blocks, book.rows[x_of_g[want]], shocks, book.has_labor[want], listed, text,
                       measures=measures, attribution=attribution, attribute_shocks=attribute_shocks,
-                      wage_per_worker=wage_per_worker)
+                      wage_per_worker=wage_per_worker, top_factors=top_factors)
     return text
 
 
@@ -452,7 +459,7 @@ def _households(panel: pd.DataFrame, years: np.ndarray, y: int) -> tuple[np.ndar
 def _reason_texts(model: Any, blocks: "_FeatureBlocks", rows: np.ndarray, records: pd.DataFrame,
                   has_labor: pd.api.extensions.ExtensionArray, listed: np.ndarray, text: dict[str, np.ndarray], *,
                   measures=None, attribution: str = "causes", attribute_shocks: bool = True,
-                  wage_per_worker: float | None = None) -> None:
+                  wage_per_worker: float | None = None, top_factors: bool = True) -> None:
     """Fill ``text`` (arrays aligned with ``rows``) block by block: contributions, risk types, words, measures.
 
     ``records`` holds the scored-year shock columns of ``rows``, in the same order;
@@ -464,7 +471,8 @@ def _reason_texts(model: Any, blocks: "_FeatureBlocks", rows: np.ndarray, record
               if attribution == "causes" else None)
     pos = blocks.positions(rows) if causes is not None else None
     for sl, Xs in blocks(rows):
-        _, contrib = contributions(model, None, Xs)
+        # TreeSHAP only where it is read: the words of top_factors, or the "shap" attribution
+        contrib = contributions(model, None, Xs)[1] if top_factors or causes is None else None
         if causes is not None:
             parts = attribute_causes(causes.effects(pos[sl]))
             ratio = Xs["ratio_to_line"].to_numpy() if "ratio_to_line" in Xs.columns else None
@@ -482,7 +490,8 @@ def _reason_texts(model: Any, blocks: "_FeatureBlocks", rows: np.ndarray, record
             note[none] = NOTES["no_factor"]
             text["reason_note"][sl] = note
         text["main_risk_type"][sl] = main.to_numpy(dtype=object)
-        text["top_factors"][sl] = top_factor_words(contrib, Xs).to_numpy(dtype=object)
+        if contrib is not None:
+            text["top_factors"][sl] = top_factor_words(contrib, Xs).to_numpy(dtype=object)
         # a failing guarantee (三保障 and drinking water) must be fixed whatever the main risk is
         failing = failing_guarantee_types(Xs)
         types = pd.Series([t + [g for g in f if g not in t] for t, f in zip(types, failing)], index=types.index, dtype=object)

@@ -176,3 +176,15 @@ def test_blocks_and_row_order_do_not_change_the_result(monkeypatch):
     shuffled = score(df.sample(frac=1, random_state=4), model, budget=0.1, reasons="all", quota_by="township_code")
     pd.testing.assert_frame_equal(shuffled, ref)
     assert ref["top_factors"].notna().sum() == ref["status"].eq("scored").sum() > 97
+
+
+def test_without_top_factors_the_same_reasons_and_no_factor_words():
+    p = panel()
+    full = score(p, trained(), reasons="all")
+    lean = score(p, trained(), reasons="all", top_factors=False)
+    scored = full["status"] == "scored"
+    assert full.loc[scored, "top_factors"].notna().any() and lean["top_factors"].isna().all()
+    cols = ["household_id", "risk_score", "main_risk_type", "risk_type_contributions", "suggested_measures",
+            "reason_note"]
+    pd.testing.assert_frame_equal(full[cols], lean[cols])
+    assert list(lean.columns) == list(full.columns)
