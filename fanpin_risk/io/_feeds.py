@@ -29,6 +29,7 @@ from fanpin_risk.errors import ContractError
 
 from ._columns import _clean
 from ._context import SOURCE_ROW, _Ctx
+from ._sheets import _SHEET_COL
 from ._files import Source, _load
 from ._headers import _closest_hint, _map_headers, _match_header
 from ._pii import _NUMBER, _record_dropped, _row_flags, _safe_name, _Salt
@@ -197,8 +198,10 @@ def read_feed(source: Source, kind: str | None = None, *, salt: str | None = Non
         for missing or badly formed numbers), ``id_issue``, ``event_month`` and
         ``list_month`` (Int64 YYYYMM), the kind's own fields (canonical names and
         dtypes), ``township``, ``village`` and ``source_row`` (the row in the
-        file: line of a CSV, Excel row of the sheet; position for a DataFrame).
-        No ID-card number, name or phone number is in it, nor in the report.
+        file: line of a CSV, Excel row of the sheet; position for a DataFrame),
+        and ``source_sheet`` when a workbook's sheets (one per month, say) were
+        read and stacked. No ID-card number, name or phone number is in it, nor
+        in the report.
 
     Examples
     --------
@@ -221,6 +224,8 @@ def read_feed(source: Source, kind: str | None = None, *, salt: str | None = Non
     kind = _detect_kind(list(raw.columns), source, ctx) if detected else contract.feed_table(kind)[5:]
     table = contract.feed_table(kind)
     rows = raw.pop(SOURCE_ROW) if SOURCE_ROW in raw.columns else pd.Series(np.arange(len(raw)), index=raw.index)
+    # a workbook with one sheet per month: the sheet of each row goes with its row number
+    sheets = raw.pop(_SHEET_COL) if _SHEET_COL in raw.columns else None
     mapping, unknown = _map_headers(raw, table, _LABEL, ctx)
     id_col, note = _id_column(raw, mapping, unknown)
     if id_col is None:
@@ -233,7 +238,7 @@ def read_feed(source: Source, kind: str | None = None, *, salt: str | None = Non
     mapping.pop(id_col, None)
     unknown = [c for c in unknown if c != id_col]
     raw, df = _kind_fields(raw, mapping, unknown, table, ctx)
-    out = _assemble(df, kind, person, issue, rows, table)
+    out = _assemble(df, kind, person, issue, rows, table, sheets)
     report = _feed_report(table, source, out, ctx, detected, id_col, [c for c in unknown if c in raw.columns])
     return out, report
 
@@ -278,8 +283,9 @@ def _empty_pii_text(df: pd.DataFrame, cols: list[str], ctx: _Ctx) -> None:
 
 
 def _assemble(df: pd.DataFrame, kind: str, person: pd.Series, issue: pd.Series, rows: pd.Series,
-              table: str) -> pd.DataFrame:
-    """The output columns in order: kind, hash, issue, months, the kind's own fields, township, village, row."""
+              table: str, sheets: pd.Series | None = None) -> pd.DataFrame:
+    """The output columns in order: kind, hash, issue, months, the kind's own fields, township, village, row
+    (and sheet, for a workbook read sheet by sheet)."""
     dtypes = contract.canonical_dtypes(table)
     out = pd.DataFrame({"kind": pd.Series(kind, index=df.index, dtype="str"),
                         "person_hash": person.to_numpy(), "id_issue": issue.to_numpy()}, index=df.index)
@@ -290,6 +296,8 @@ def _assemble(df: pd.DataFrame, kind: str, person: pd.Series, issue: pd.Series, 
         out[f] = df[f] if f in df.columns else pd.Series(pd.NA if dtypes[f] == "Int64" else np.nan, index=df.index,
                                                          dtype=dtypes[f])
     out["source_row"] = pd.array(rows.to_numpy(), dtype="Int64")
+    if sheets is not None:
+        out["source_sheet"] = pd.Series(sheets.reindex(df.index).to_numpy(), index=df.index).astype("str")
     return out.reset_index(drop=True)
 
 

@@ -152,8 +152,10 @@ def _choose_sheets(xl: pd.ExcelFile, path: Path, table: str, label: str, ctx: _C
     seen = {n: _sheet_header(_read_sheet(xl, n, path, label, nrows=_SCAN_ROWS), table) for n in names if n != excl}
     if not seen or max(s for s, _, _ in seen.values()) == 0:
         raise ReadError(f"{label}: none of the sheets {names} has contract headers; pass sheet=")
-    # this table's sheets: they name the household id and more of this table's fields than of the other's
-    ours = [n for n, (s, f, o) in seen.items() if "household_id" in f and s > o]
+    # this table's sheets: they name its key (the household id; a list's ID-card number) and more of this
+    # table's fields than of the other's
+    key = _key_field(table)
+    ours = [n for n, (s, f, o) in seen.items() if key in f and s > o]
     if len(ours) <= 1:
         best = ours[0] if ours else max(seen, key=lambda n: seen[n][0])
         ctx.notes.append(
@@ -169,10 +171,16 @@ def _choose_sheets(xl: pd.ExcelFile, path: Path, table: str, label: str, ctx: _C
         f"{label}: read {len(ours)} sheets of {path.name} that share the {table} header, stacked: "
         + ", ".join(repr(n) for n in ours)
         + ("; skipped " + "; ".join(f"{n!r} ({why[n]})" for n in skipped) if skipped else "")
-        + "; the sheet of each row is in report.extras (_sheet); pass sheet= to read one sheet"
+        + ("; the sheet of each row is in source_sheet" if key == "id_number"
+           else "; the sheet of each row is in report.extras (_sheet)") + "; pass sheet= to read one sheet"
     )
     _note_field_gaps(ours, {n: seen[n][1] for n in ours}, table, label, ctx)
     return ours
+
+
+def _key_field(table: str) -> str:
+    """The field every sheet of ``table`` names: a department list is keyed by the person's ID-card number."""
+    return "id_number" if table == contract.FEEDS or table.startswith(contract.FEED_PREFIX) else "household_id"
 
 
 def _why_skipped(seen: tuple | None, excluded: bool, table: str) -> str:
@@ -183,7 +191,7 @@ def _why_skipped(seen: tuple | None, excluded: bool, table: str) -> str:
         return f"no {table} header"
     if other >= own:
         return "a member header; pass member_sheet= to read it" if table == "household_year" else "a household header"
-    return "no household id column"
+    return "no ID-card column" if _key_field(table) == "id_number" else "no household id column"
 
 
 def _note_field_gaps(names: list, fields: dict, table: str, label: str, ctx: _Ctx) -> None:

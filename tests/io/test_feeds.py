@@ -274,3 +274,28 @@ def test_roster_conflicts_counted_for_the_people_of_the_feeds():
     assert out["household_id"].tolist()[:2] == ["H3", "H1"] and pd.isna(out["household_id"].iloc[2])
     assert out["status"].tolist() == ["matched", "matched", "not_in_roster"]
     assert out.attrs["roster_conflicts"] == 1
+
+
+def test_workbook_with_one_sheet_per_month_reads_every_sheet(tmp_path):
+    """Departments that push monthly often keep one sheet per month in one workbook, each with its title row."""
+    wb = openpyxl.Workbook()
+    first = wb.active
+    for i, (title, rows) in enumerate((("2025年3月", [["张三", A, dt.datetime(2025, 3, 5), "城关镇"]]),
+                                       ("2025年4月", [["钱十", Y, dt.datetime(2025, 4, 2), "河西乡"],
+                                                     ["孙七", "'" + X, "2025/4/9", "河西乡"]]))):
+        ws = first if i == 0 else wb.create_sheet()
+        ws.title = title
+        ws["A1"] = f"XX县人社局返乡人员名单（{title}）"
+        ws.merge_cells("A1:D1")
+        ws.append(["姓名", "公民身份号码", "返乡时间", "所在乡镇"])
+        for r in rows:
+            ws.append(r)
+    wb.create_sheet("说明")["A1"] = "本表由人社局每月推送"
+    wb.save(tmp_path / "返乡人员2025.xlsx")
+    df, report = read_feed(tmp_path / "返乡人员2025.xlsx", "returned_migrant", salt=SALT)
+    assert df["event_month"].tolist() == [202503, 202504, 202504]
+    assert df["township"].tolist() == ["城关镇", "河西乡", "河西乡"]
+    assert df["source_sheet"].tolist() == ["2025年3月", "2025年4月", "2025年4月"] and df["source_row"].tolist() == [3, 3, 4]
+    assert "report.extras" not in str(report)
+    assert df["person_hash"].notna().all() and df["id_issue"].tolist() == ["", "", ""]
+    assert "张三" not in str(report) and A not in str(report) and A not in df.to_csv()
