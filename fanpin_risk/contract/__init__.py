@@ -80,7 +80,6 @@ from ._schema import (
     load_lines,
     header_map_lines,
     lookup_line,
-    data_dictionary_markdown,
     export_frame,
     field_bounds,
     monotone_signs,
@@ -89,6 +88,7 @@ from ._schema import (
     output_headers,
     to_chinese,
 )
+from ._dictionary import data_dictionary_markdown
 from ._validate import (
     RULES,
     empty_issues,

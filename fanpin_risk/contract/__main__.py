@@ -1,6 +1,7 @@
 """``python -m fanpin_risk.contract``: regenerate data_schema/DATA_DICTIONARY.md from the contract files."""
 
-from ._schema import data_dictionary_markdown, schema_dir
+from ._dictionary import data_dictionary_markdown
+from ._schema import schema_dir
 
 if __name__ == "__main__":
     target = schema_dir() / "DATA_DICTIONARY.md"

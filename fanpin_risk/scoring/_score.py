@@ -95,8 +95,7 @@ def score(
     keep_raw: bool = False,
     block_rows: int | None = None,
     listed=None,
-    wage_per_worker: float | None = None,
-    top_factors: bool = True,
+    wage_per_worker: float | None = None, top_factors: bool = True,
 ) -> pd.DataFrame:
     """Score the latest (or a given) year: one row per household, ordered by priority.
 
@@ -113,8 +112,7 @@ def score(
     budget : int or float, optional
         Households to visit: a count (≥ 1) or a share (0–1) of scored households.
     quota_by : {"township_code", "village_code", "county_code"}, optional
-        Give each unit its own top-k: the share of its scored households (a count
-        budget is turned into a share), at least one where the unit has any.
+        Give each unit its own top-k: the share of its scored households (a count budget becomes a share), at least one.
     reasons : {"all", "budget", "none"}, optional
         Which households get ``top_factors``, ``main_risk_type``,
         ``risk_type_contributions`` and ``suggested_measures``: all scored
@@ -146,14 +144,10 @@ def score(
         Households per feature block (default 32,768): smaller blocks use less
         memory; the result does not depend on it.
     top_factors : bool, default True
-        Also give ``top_factors`` (the strongest features in words, from TreeSHAP).
-        With ``attribution="causes"`` the risk types and measures do not need it, and
-        False saves about a quarter of the reasons' time (the department alerts,
-        which show no factors, use it); the column is then empty.
+        False leaves ``top_factors`` empty and, with "causes", skips TreeSHAP (a quarter of the reasons' time).
     listed, wage_per_worker : optional
-        Set by the Dask scorer for the whole panel: the households on the visit
-        list (default: in the budget, else tier 高) and the counterfactual
-        worker's wage (default: median wage per wage worker of the scored year).
+        Set by the Dask scorer for the whole panel: the households on the visit list (default: in the
+        budget, else tier 高) and the counterfactual wage (default: median per wage worker of the year).
 
     Returns
     -------
