@@ -46,7 +46,7 @@ from ._explain import RISK_TYPES, feature_frame
 CAUSE_TYPES: tuple[str, ...] = tuple(t for t in RISK_TYPES if t != "其他")
 
 #: Actions a rule of ``cause_removal.csv`` may name.
-ACTIONS = ("false", "true", "zero", "usual", "drop_code", "add_worker", "ill_workers")
+ACTIONS = ("false", "true", "zero", "usual", "drop_code", "add_worker", "ill_workers", "disabled_workers")
 
 #: Income fields whose change moves the per-capita net income (sign as in the contract formula).
 _INCOME_SIGN = {f: s for f, s, _ in contract.INCOME_TERMS}
@@ -85,7 +85,8 @@ def load_cause_rules(rules: str | Path | pd.DataFrame | None = None) -> dict[str
         value; ``usual`` raises the value to the median of the household's
         earlier records; ``drop_code`` removes the risk type from the
         registered risk types; ``add_worker`` gives a household short of labour
-        one more wage worker. An optional column ``when`` names a yes/no field
+        one more wage worker; ``ill_workers`` / ``disabled_workers`` let the
+        seriously ill / disabled members of working age work again. An optional column ``when`` names a yes/no field
         of the record (``!`` negates it): the change applies only where it holds.
 
     Returns
@@ -278,7 +279,9 @@ def _apply(v: _Variant, rule: CauseRule, cache: dict) -> None:
         elif rule.action == "add_worker":
             _add_worker(v)
         elif rule.action == "ill_workers":
-            _ill_workers(v)
+            _members_work_again(v, "n_serious_ill")
+        elif rule.action == "disabled_workers":
+            _members_work_again(v, "n_disabled")
 
 
 def _add_worker(v: _Variant) -> None:
@@ -293,10 +296,15 @@ def _add_worker(v: _Variant) -> None:
         v.set(col, np.where(short, np.nan_to_num(cur) + add, cur))
 
 
-def _ill_workers(v: _Variant) -> None:
-    """Seriously ill members of working age work again, earning the typical wage per wage worker."""
+def _members_work_again(v: _Variant, count: str) -> None:
+    """Members counted in ``count`` (seriously ill, disabled) who are of working age but not among the
+    labourers work again, earning the typical wage per wage worker.
+
+    Their lost labour is the cause's doing: without it the household would not be short of labour, so the
+    risk that would otherwise read as 缺劳动力 is the illness's or the disability's.
+    """
     size, lab = v.current("household_size"), np.nan_to_num(v.current("n_labor"))
-    ill = np.nan_to_num(_num(v.ctx.frame, "n_serious_ill")[v.ctx.target])
+    ill = np.nan_to_num(_num(v.ctx.frame, count)[v.ctx.target])
     room = np.nan_to_num(size) - np.nan_to_num(v.current("n_children")) - np.nan_to_num(v.current("n_elderly")) - lab
     add = np.clip(np.minimum(ill, room), 0, None)
     if not (add > 0).any():
