@@ -116,3 +116,28 @@ def test_rules_are_checked():
     with pytest.raises(ModelError, match="no condition"):
         load_cause_rules(pd.DataFrame({"risk_type": ["因病"], "field": ["risk_type_*"], "action": ["drop_code"],
                                        "when": ["shock_illness"]}))
+
+
+def test_disability_gives_back_the_labour_it_takes():
+    """A disabled member of working age who cannot work: removing 因残 lets them work (else it reads as 缺劳动力)."""
+    from fanpin_risk.explain._causes import cause_removal_path
+
+    p = panel()
+    pos = _latest_positions(p)
+    last = p.iloc[pos]
+    room = last["household_size"] - last["n_children"].fillna(0) - last["n_elderly"].fillna(0) - last["n_labor"]
+    pick = np.flatnonzero(((last["n_labor"] == 0) & (room >= 1) & (last["household_size"] >= 2)).to_numpy())[:40]
+    assert len(pick) >= 10
+    rows = last.index[pick]
+    p.loc[rows, "n_disabled"] = 1  # each of them has one disabled member of working age, not working
+    rules = pd.read_csv(cause_removal_path(), dtype=str)
+    without_labour_rule = rules[~((rules["risk_type"] == "因残") & (rules["action"] == "disabled_workers"))]
+    assert len(without_labour_rule) == len(rules) - 1
+    full = CauseExplainer(trained(), p).effects(pos[pick])
+    bare = CauseExplainer(trained(), p, rules=without_labour_rule).effects(pos[pick])
+    gain_full = full["p"] - full["因残"]
+    gain_bare = bare["p"] - bare["因残"]
+    # a worker back lowers the risk more than the flag alone, for most of these households
+    assert (gain_full > gain_bare + 1e-9).mean() >= 0.8, (gain_full - gain_bare).describe()
+    parts = attribute_causes(full)
+    assert (parts["因残"] > 0).mean() >= 0.8
