@@ -27,14 +27,18 @@ from ._explain import (
 )
 from ._causes import (
     CAUSE_TYPES,
+    EXPOSURE_PREFIX,
     NOTES,
     CauseRule,
+    ExposureRule,
     CauseExplainer,
     attribute_causes,
     cause_main_types,
+    cause_exposure_path,
     cause_removal_path,
     format_cause_parts,
     load_cause_rules,
+    load_exposure_rules,
     typical_wage_per_worker,
     wages_per_worker,
 )
@@ -69,6 +73,10 @@ __all__ = [
     "cause_removal_path",
     "format_cause_parts",
     "load_cause_rules",
+    "load_exposure_rules",
+    "cause_exposure_path",
+    "ExposureRule",
+    "EXPOSURE_PREFIX",
     "typical_wage_per_worker",
     "wages_per_worker",
 ]

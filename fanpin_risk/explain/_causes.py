@@ -45,6 +45,9 @@ from ._explain import RISK_TYPES, feature_frame
 #: The specific risk types, in code-list order: everything but 其他.
 CAUSE_TYPES: tuple[str, ...] = tuple(t for t in RISK_TYPES if t != "其他")
 
+#: Column prefix of :meth:`CauseExplainer.effects` for the exposure to a shock next year.
+EXPOSURE_PREFIX = "exposure:"
+
 #: Actions a rule of ``cause_removal.csv`` may name.
 ACTIONS = ("false", "true", "zero", "usual", "drop_code", "add_worker", "ill_workers", "disabled_workers")
 
@@ -122,6 +125,82 @@ def load_cause_rules(rules: str | Path | pd.DataFrame | None = None) -> dict[str
             raise ModelError(f"cause rules: {rt}/{fld}: drop_code takes no condition")
         out.setdefault(rt, []).append(CauseRule(rt, fld, act, when))
     return {t: out[t] for t in CAUSE_TYPES if t in out}
+
+
+def cause_exposure_path() -> Path:
+    """The packaged exposure rules (``data_schema/cause_exposure.csv``)."""
+    return contract.schema_dir() / "cause_exposure.csv"
+
+
+@dataclass(frozen=True)
+class ExposureRule:
+    """One change that puts a shock into the record, to ask the model how exposed the household is to it."""
+
+    risk_type: str
+    shock: str      # the yes/no field of the shock (its hazard: the county's rate of it)
+    exposed: str    # a field that must be > 0 for the household to be exposed ("" = every household)
+    field: str
+    action: str     # "true" or "scale"
+    value: float = float("nan")
+
+
+def load_exposure_rules(rules: str | Path | pd.DataFrame | None = None) -> dict[str, list[ExposureRule]]:
+    """Risk type → the record changes of a shock that may come next year (default ``data_schema/cause_exposure.csv``).
+
+    A household's record shows this year's shocks; next year's disaster or job loss it cannot show, yet it is
+    what a household in a county that has them most often falls by. Each rule set here is evaluated as an
+    *exposure*: the risk with the shock put into the record, times the shock's hazard (see :class:`CauseExplainer`).
+
+    Examples
+    --------
+    >>> from fanpin_risk.explain import load_exposure_rules
+    >>> sorted(load_exposure_rules())
+    ['因务工就业不稳', '因自然灾害']
+    """
+    df = rules if isinstance(rules, pd.DataFrame) else pd.read_csv(rules or cause_exposure_path(), dtype=str)
+    need = {"risk_type", "shock", "field", "action"}
+    if not need <= set(df.columns):
+        raise ModelError(f"exposure rules need columns {sorted(need)}, got {list(df.columns)}")
+    out: dict[str, list[ExposureRule]] = {}
+    for r in df.itertuples(index=False):
+        rt, act = str(r.risk_type).strip(), str(r.action).strip()
+        if rt not in CAUSE_TYPES:
+            raise ModelError(f"exposure rules: {rt!r} is not a specific risk type (one of {list(CAUSE_TYPES)})")
+        if act not in ("true", "scale"):
+            raise ModelError(f"exposure rules: unknown action {act!r} for {rt} (true or scale)")
+        exposed = getattr(r, "exposed", "")
+        value = pd.to_numeric(getattr(r, "value", np.nan), errors="coerce")
+        if act == "scale" and not np.isfinite(value):
+            raise ModelError(f"exposure rules: {rt}/{r.field}: scale needs a number in value")
+        out.setdefault(rt, []).append(ExposureRule(rt, str(r.shock).strip(), "" if pd.isna(exposed) else
+                                                   str(exposed).strip(), str(r.field).strip(), act, float(value)))
+    for rt, rs in out.items():
+        if len({r.shock for r in rs}) != 1 or len({r.exposed for r in rs}) != 1:
+            raise ModelError(f"exposure rules: the rows of {rt} must name one shock and one exposed field")
+    return {t: out[t] for t in CAUSE_TYPES if t in out}
+
+
+def _hazard(history: pd.DataFrame, shock: str, exposed: str) -> np.ndarray:
+    """Per row of ``history``: the share of its county's exposed household-years up to its year that had ``shock``.
+
+    Rows without a county code count as one county of their own; a county with no exposed household-year
+    yet gets 0.
+    """
+    n = len(history)
+    if shock not in history.columns or "year" not in history.columns:
+        return np.zeros(n)
+    hit = _num(history, shock) == 1
+    expo = (_num(history, exposed) > 0) | hit if exposed else np.ones(n, dtype=bool)
+    year = _num(history, "year")
+    county = (history["county_code"].astype("str").fillna("") if "county_code" in history.columns
+              else pd.Series("", index=history.index, dtype="str")).to_numpy(dtype=object)
+    t = pd.DataFrame({"c": county, "y": year, "h": (hit & expo).astype(float), "e": expo.astype(float)})
+    g = t.groupby(["c", "y"], sort=True)[["h", "e"]].sum().reset_index()
+    g[["H", "E"]] = g.groupby("c", sort=False)[["h", "e"]].cumsum()
+    rate = pd.Series(np.where(g["E"] > 0, g["H"] / g["E"].where(g["E"] > 0, 1.0), 0.0),
+                     index=pd.MultiIndex.from_arrays([g["c"], g["y"]]))
+    out = rate.reindex(pd.MultiIndex.from_arrays([t["c"], t["y"]])).to_numpy(dtype=float)
+    return np.nan_to_num(out)
 
 
 # --------------------------------------------------------------------------- the records of the explained households
@@ -410,9 +489,14 @@ class CauseExplainer:
     """
 
     def __init__(self, model: Any, history: pd.DataFrame, *, rules=None, wage_per_worker: float | None = None,
-                 plan: dict | None = None):
+                 plan: dict | None = None, exposure=None):
         self.model, self.history = model, _with_context(model, history, plan)
         self.rules = rules if isinstance(rules, dict) else load_cause_rules(rules)
+        if exposure is False:
+            self.exposure = {}
+        else:
+            self.exposure = exposure if isinstance(exposure, dict) else load_exposure_rules(exposure)
+        self._hazards = {t: _hazard(history, rs[0].shock, rs[0].exposed) for t, rs in self.exposure.items()}
         self.order = _Order(history, plan)
         if wage_per_worker is None:
             y = history["year"].to_numpy(dtype="float64", na_value=np.nan)
@@ -445,7 +529,40 @@ class CauseExplainer:
             out[t][same] = out["p"][same]
         frame, changed = _variant(ctx, [r for t in CAUSE_TYPES for r in self.rules.get(t, [])], cache)
         out["p_none"] = _risk(self.model, frame, ctx.target) if changed else out["p"].copy()
+        for t, rs in self.exposure.items():
+            out[EXPOSURE_PREFIX + t] = self._exposure(ctx, pos, t, rs, out["p"])
         return pd.DataFrame(out)
+
+    def _exposure(self, ctx: _Context, pos: np.ndarray, t: str, rules: list[ExposureRule],
+                  p: np.ndarray) -> np.ndarray:
+        """Hazard × (risk with the shock put in the record − risk as recorded), for exposed households
+        whose record does not already carry the shock (then it is a recorded cause)."""
+        v = _Variant(ctx)
+        n = len(ctx.target)
+        shock = rules[0].shock
+        already = _num(ctx.frame, shock)[ctx.target] == 1
+        exposed = (_num(ctx.frame, rules[0].exposed)[ctx.target] > 0) if rules[0].exposed else np.ones(n, dtype=bool)
+        use = exposed & ~already
+        if shock not in ctx.frame.columns or not use.any():
+            return np.zeros(n)
+        for r in rules:
+            if r.field not in ctx.frame.columns:
+                continue
+            if r.action == "true":
+                v.set(r.field, np.full(n, True))
+            else:
+                v.set(r.field, v.current(r.field) * r.value)
+        _fix_income(v)
+        frame, _ = v.frame()
+        gain = np.clip(_risk(self.model, frame, ctx.target) - p, 0.0, None)
+        # The model answers "a shock this year → next year's risk", which understates a shock that comes next
+        # year; a shock that would take the income below the line makes next year's record a relapse, so the
+        # household's gain is then at least the rest of the way to certainty.
+        line = _num(ctx.frame, "monitoring_line")[ctx.target]
+        pc, pc_after = _num(ctx.frame, "net_income_per_capita")[ctx.target], v.current("net_income_per_capita")
+        falls = (pc >= line) & (pc_after < line)
+        gain = np.maximum(gain, np.where(falls, 1.0 - p, 0.0))
+        return np.where(use, self._hazards[t][pos] * gain, 0.0)
 
 
 def _same_rows(ctx: _Context, frame: pd.DataFrame, cols: set[str]) -> np.ndarray:
@@ -481,6 +598,17 @@ def attribute_causes(effects: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total[:, None] > 0, drops * (joint / total)[:, None], 0.0)
     other = p - share.sum(axis=1)
+    # exposure to next year's shocks: taken from what no recorded cause explains, never more than it
+    exp_types = [t for t in CAUSE_TYPES if EXPOSURE_PREFIX + t in effects.columns]
+    if exp_types:
+        E = np.clip(effects[[EXPOSURE_PREFIX + t for t in exp_types]].to_numpy(dtype=float), 0.0, None)
+        tot = E.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(tot > other, np.clip(other, 0.0, None) / np.where(tot > 0, tot, 1.0), 1.0)
+        E = E * scale[:, None]
+        for k, t in enumerate(exp_types):
+            share[:, CAUSE_TYPES.index(t)] += E[:, k]
+        other = other - E.sum(axis=1)
     cols = {t: share[:, k] for k, t in enumerate(CAUSE_TYPES)}
     cols["其他"] = other
     return pd.DataFrame({t: cols[t] for t in RISK_TYPES}, index=effects.index)

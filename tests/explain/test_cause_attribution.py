@@ -141,3 +141,59 @@ def test_disability_gives_back_the_labour_it_takes():
     assert (gain_full > gain_bare + 1e-9).mean() >= 0.8, (gain_full - gain_bare).describe()
     parts = attribute_causes(full)
     assert (parts["因残"] > 0).mean() >= 0.8
+
+
+def test_hazard_is_the_countys_rate_up_to_the_year():
+    from fanpin_risk.explain._causes import _hazard
+
+    h = pd.DataFrame({"county_code": ["A", "A", "A", "A", "B", "B", None],
+                      "year": [2023, 2023, 2024, 2024, 2023, 2024, 2024],
+                      "shock_disaster": [True, False, True, False, False, False, True],
+                      "migrant_work_months": [0, 6, 8, 0, 5, 0, 3]})
+    np.testing.assert_allclose(_hazard(h, "shock_disaster", ""), [0.5, 0.5, 0.5, 0.5, 0.0, 0.0, 1.0])
+    # among household-years with migrant work or the shock itself: A 2023 {T, F}, A 2024 {T} (its F has no
+    # migrant work), so 2 of 3 by 2024; B 2023 {F}; the row without a county alone
+    np.testing.assert_allclose(_hazard(h, "shock_disaster", "migrant_work_months"),
+                               [0.5, 0.5, 2 / 3, 2 / 3, 0.0, 0.0, 1.0])
+    assert (_hazard(h.drop(columns="shock_disaster"), "shock_disaster", "") == 0).all()
+
+
+def test_exposure_moves_risk_from_other_and_not_beyond_it():
+    from fanpin_risk.explain import EXPOSURE_PREFIX, load_exposure_rules
+
+    p = panel()
+    pos = _latest_positions(p)
+    with_exp = CauseExplainer(trained(), p).effects(pos)
+    without = CauseExplainer(trained(), p, exposure=False).effects(pos)
+    cols = [c for c in with_exp.columns if c.startswith(EXPOSURE_PREFIX)]
+    assert sorted(c[len(EXPOSURE_PREFIX):] for c in cols) == sorted(load_exposure_rules())
+    assert not [c for c in without.columns if c.startswith(EXPOSURE_PREFIX)]
+    pd.testing.assert_frame_equal(with_exp.drop(columns=cols), without)
+    a, b = attribute_causes(with_exp), attribute_causes(without)
+    np.testing.assert_allclose(a.sum(axis=1), with_exp["p"], atol=1e-12)
+    assert (a["其他"] >= -1e-12).all() and (a["其他"] <= b["其他"] + 1e-12).all()
+    moved = (b["其他"] - a["其他"]).sum()
+    assert moved > 0
+    gained = (a[["因自然灾害", "因务工就业不稳"]] - b[["因自然灾害", "因务工就业不稳"]]).sum().sum()
+    np.testing.assert_allclose(gained, moved, rtol=1e-9)
+    # a job loss on the record is a recorded cause, not an exposure
+    last = p.iloc[pos].reset_index(drop=True)
+    had = last["shock_job_loss"].fillna(False).astype(bool).to_numpy()
+    assert had.any() and (with_exp[EXPOSURE_PREFIX + "因务工就业不稳"].to_numpy()[had] == 0).all()
+    # no migrant work: no exposure to losing it
+    none = (last["migrant_work_months"].fillna(0) == 0).to_numpy()
+    assert (with_exp[EXPOSURE_PREFIX + "因务工就业不稳"].to_numpy()[none] == 0).all()
+
+
+def test_exposure_rules_are_checked():
+    from fanpin_risk.explain import load_exposure_rules
+
+    base = {"risk_type": "因自然灾害", "shock": "shock_disaster", "exposed": "", "field": "income_business",
+            "action": "scale", "value": "0.5"}
+    assert load_exposure_rules(pd.DataFrame([base]))["因自然灾害"][0].value == 0.5
+    for bad, msg in (({"risk_type": "其他"}, "specific"), ({"action": "drop"}, "action"),
+                     ({"value": ""}, "number")):
+        with pytest.raises(ModelError, match=msg):
+            load_exposure_rules(pd.DataFrame([{**base, **bad}]))
+    with pytest.raises(ModelError, match="one shock"):
+        load_exposure_rules(pd.DataFrame([base, {**base, "shock": "shock_job_loss"}]))
