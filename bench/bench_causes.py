@@ -20,10 +20,9 @@ import time
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import numpy as np
-import pandas as pd
 
 from fanpin_risk.api import train
-from fanpin_risk.scoring import score
+from fanpin_risk.scoring import cause_accuracy, score
 from fanpin_risk.simulate import CAUSE_MIN_DROP, simulate
 
 #: Simulator settings ("worlds"): the default and three that change how households fall.
@@ -36,37 +35,23 @@ WORLDS = {
 YEARS = list(range(2020, 2026))
 
 
-def _named(text) -> list[str]:
-    """Specific types of a risk_type_contributions cell, in its order (largest first)."""
-    if not isinstance(text, str):
-        return []
-    return [w.split(" ")[0] for w in text.split("；") if w and w.split(" ")[0] != "其他"]
-
-
 def measure(n: int, draws: int, world: dict) -> list[dict]:
     panel, causes = simulate(n, YEARS, return_causes=True, cause_years=[YEARS[-1]], cause_draws=draws, **world)
     model = train(panel[panel["year"] < YEARS[-1]], "lightgbm", log_to_mlflow=False, seed=0)
-    truth = causes.drop(columns="year").set_index("household_id")
     out = []
     for attribution in ("causes", "shap"):
         t0 = time.perf_counter()
         s = score(panel, model, budget=0.1, reasons="budget", attribution=attribution)
         secs = time.perf_counter() - t0
-        listed = s[s["in_budget"]].set_index("household_id").join(truth, how="inner")
-        matters = listed[listed["max_drop"] >= CAUSE_MIN_DROP]
-        if attribution == "causes":
-            first_two = [m in _named(t)[:2] for m, t in zip(matters["main_cause"], matters["risk_type_contributions"])]
-        else:  # log-odds text: types in order of contribution, 其他 included
-            first_two = [m in _named(t)[:2] for m, t in zip(matters["main_cause"], matters["risk_type_contributions"])]
+        r = cause_accuracy(s, causes, min_drop=CAUSE_MIN_DROP)
         out.append({
-            "attribution": attribution, "listed": len(listed), "with a cause that matters": len(matters),
-            "main = true": float((matters["main_risk_type"] == matters["main_cause"]).mean()),
-            "true in first two": float(np.mean(first_two)),
-            "named 其他": float((listed["main_risk_type"] == "其他").mean()),
-            "score s": secs,
-            "per cause": matters.groupby("main_cause").apply(
-                lambda g: f"{(g['main_risk_type'] == g.name).mean():.0%} of {len(g)}", include_groups=False).to_dict(),
-            "confusion": pd.crosstab(matters["main_cause"], matters["main_risk_type"].fillna("(无)")),
+            "attribution": attribution, "listed": r.summary["listed"],
+            "with a cause that matters": r.summary["with_cause"],
+            "main = true": r.summary["main_is_true"], "true in first two": r.summary["true_in_first_two"],
+            "named 其他": r.summary["other_named"], "score s": secs,
+            "per cause": {c: f"{v:.0%} of {k}" for c, v, k in
+                          zip(r.per_cause["cause"], r.per_cause["main_is_true"], r.per_cause["households"])},
+            "confusion": r.confusion,
         })
     return out
 

@@ -92,8 +92,25 @@ def _log_backtest(res: BacktestResult, df: pd.DataFrame, params: dict | None) ->
                 k: v for k, v in res.settings.items() if k != "models"}, "params": params.get(m, {})})
 
 
+def _cause_check(df: pd.DataFrame, causes: pd.DataFrame, *, seed: int, budget: float = 0.10):
+    """Named main type against the cause record, per year of the record (a model of the years before each)."""
+    rows, confusion = [], {}
+    years = pd.to_numeric(df["year"], errors="coerce")
+    for y in sorted(int(v) for v in pd.unique(causes["year"])):
+        if not (years < y).any() or not (years == y).any():
+            continue
+        m = models.train(df[years < y], "lightgbm", seed=seed)
+        ranked = scoring.score(df[years <= y], m, year=y, budget=budget, reasons="budget")
+        acc = scoring.cause_accuracy(ranked, causes[causes["year"] == y])
+        rows.append({"year": y, **acc.summary})
+        confusion[y] = acc.confusion
+    cols = ["year", "listed", "with_cause", "main_is_true", "true_in_first_two", "other_named"]
+    return pd.DataFrame(rows, columns=cols), confusion
+
+
 def backtest(panel, models=("rule", "scorecard", "lightgbm"), *args, log_to_mlflow: bool = True,
-             lines=None, params: dict | None = None, **kwargs) -> BacktestResult:
+             lines=None, params: dict | None = None, causes: pd.DataFrame | None = None,
+             **kwargs) -> BacktestResult:
     """Rolling-origin backtest (:func:`fanpin_risk.evaluation.backtest`), one MLflow run per model.
 
     Parameters
@@ -104,6 +121,12 @@ def backtest(panel, models=("rule", "scorecard", "lightgbm"), *args, log_to_mlfl
         One MLflow run per model, tagged with model, kind and label.
     lines, params, *args, **kwargs
         As :func:`fanpin_risk.evaluation.backtest`.
+    causes : DataFrame, optional
+        The simulator's cause record (``simulate(..., return_causes=True)``). For each of its years
+        that has earlier years, LightGBM (with the audition) is trained on those, the year is scored
+        with reasons for the top 10 %, and the named main types are compared with the true causes
+        (:func:`fanpin_risk.scoring.cause_accuracy`): ``result.cause_accuracy``, ``result.cause_confusion``,
+        and a ``cause_accuracy`` table in the MLflow runs.
 
     Returns
     -------
@@ -119,6 +142,8 @@ def backtest(panel, models=("rule", "scorecard", "lightgbm"), *args, log_to_mlfl
     """
     df = as_panel(panel, lines=lines)  # read once; the core takes the canonical frame as it is
     res = evaluation.backtest(df, models, *args, lines=lines, params=params, **kwargs)
+    if causes is not None:
+        res.cause_accuracy, res.cause_confusion = _cause_check(df, causes, seed=int(kwargs.get("seed", 0)))
     if log_to_mlflow:
         _log_backtest(res, df, params)
     return res

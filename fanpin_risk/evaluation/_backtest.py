@@ -69,6 +69,10 @@ class BacktestResult:
         MLflow run id per model (filled by :func:`fanpin_risk.api.backtest`).
     label_definition : dict
         The label definition used (:func:`fanpin_risk.panel.make_labels`).
+    cause_accuracy : DataFrame or None
+        With a cause record (``fanpin_risk.backtest(..., causes=)``, simulated panels): per year, how often the
+        named main risk type of the listed households is the true main cause
+        (:func:`fanpin_risk.scoring.cause_accuracy`); ``cause_confusion`` holds its confusion table per year.
     """
 
     per_year: pd.DataFrame
@@ -84,11 +88,16 @@ class BacktestResult:
     figures: dict = field(default_factory=dict)
     run_ids: dict = field(default_factory=dict)
     label_definition: dict = field(default_factory=dict)
+    cause_accuracy: pd.DataFrame | None = None
+    cause_confusion: dict = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """All tables by name (for export and MLflow)."""
-        return {"per_year": self.per_year, "pooled": self.pooled, "calibration": self.calibration, "topk": self.topk,
-                "equity": self.equity, "county_quota": self.county_quota, "psi": self.psi, "splits": self.splits}
+        out = {"per_year": self.per_year, "pooled": self.pooled, "calibration": self.calibration, "topk": self.topk,
+               "equity": self.equity, "county_quota": self.county_quota, "psi": self.psi, "splits": self.splits}
+        if self.cause_accuracy is not None:
+            out["cause_accuracy"] = self.cause_accuracy
+        return out
 
     def summary(self) -> pd.DataFrame:
         """Headline metrics per model: each test year and pooled."""

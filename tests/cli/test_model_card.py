@@ -17,3 +17,18 @@ def test_card_lists_the_audition_and_baselines():
         assert c["name"] in card
     assert ", ".join(m.metadata["estimator"]["calibration_folds"]) in card
     assert "| persistence |" in card and "| lightgbm_raw |" in card  # baselines beside the model
+
+
+def test_card_states_the_named_cause_check():
+    import fanpin_risk as fr
+
+    p, c = simulate(600, years=range(2020, 2024), seed=3, return_causes=True, cause_years=[2023], cause_draws=2)
+    m = train(p)
+    bt = fr.backtest(p, models=("lightgbm",), n_boot=0, progress=False, figures=False, log_to_mlflow=False, causes=c)
+    card = model_card(m, bt, {"simulate_s": 1.0, "backtest_s": 2.0, "train_s": 3.0}, n=600, seed=3)
+    r = bt.cause_accuracy.iloc[0]
+    assert "## Named cause" in card
+    assert f"| 2023 | {int(r.listed)} | {int(r.with_cause)} | {r.main_is_true:.1%} | {r.true_in_first_two:.1%} |" in card
+    bt.cause_accuracy = None
+    assert "Not measured (no cause record)" in model_card(m, bt, {"simulate_s": 1.0, "backtest_s": 2.0, "train_s": 3.0},
+                                                          n=600, seed=3)
