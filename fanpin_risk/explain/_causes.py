@@ -180,27 +180,65 @@ def load_exposure_rules(rules: str | Path | pd.DataFrame | None = None) -> dict[
     return {t: out[t] for t in CAUSE_TYPES if t in out}
 
 
+def _county_year(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    county = (frame["county_code"].astype("str").fillna("") if "county_code" in frame.columns
+              else pd.Series("", index=frame.index, dtype="str")).to_numpy(dtype=object)
+    return county, _num(frame, "year")
+
+
+def exposure_counts(history: pd.DataFrame, exposure: dict | None = None) -> pd.DataFrame:
+    """Per exposure type, county and year: household-years with the shock (``h``) and exposed ones (``e``).
+
+    Sums, so that the counts of parts of a panel (Dask partitions) add up to the whole panel's.
+    """
+    rules = load_exposure_rules() if exposure is None else exposure
+    county, year = _county_year(history)
+    frames = []
+    for t, rs in rules.items():
+        shock, exposed = rs[0].shock, rs[0].exposed
+        if shock not in history.columns or "year" not in history.columns:
+            continue
+        hit = _num(history, shock) == 1
+        expo = (_num(history, exposed) > 0) | hit if exposed else np.ones(len(history), dtype=bool)
+        f = pd.DataFrame({"risk_type": t, "c": county, "y": year, "h": (hit & expo).astype(float),
+                          "e": expo.astype(float)})
+        frames.append(f.groupby(["risk_type", "c", "y"], sort=True)[["h", "e"]].sum().reset_index())
+    cols = ["risk_type", "c", "y", "h", "e"]
+    return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+
+def _rates(counts: pd.DataFrame) -> dict[str, pd.Series]:
+    """Risk type → the county's cumulative rate up to each year, indexed by (county, year)."""
+    out = {}
+    if not len(counts):
+        return out
+    g = counts.groupby(["risk_type", "c", "y"], sort=True)[["h", "e"]].sum().reset_index()
+    for t, sub in g.groupby("risk_type", sort=False):
+        cum = sub.groupby("c", sort=False)[["h", "e"]].cumsum()
+        rate = np.where(cum["e"] > 0, cum["h"] / cum["e"].where(cum["e"] > 0, 1.0), 0.0)
+        out[t] = pd.Series(rate, index=pd.MultiIndex.from_arrays([sub["c"], sub["y"]]))
+    return out
+
+
 def _hazard(history: pd.DataFrame, shock: str, exposed: str) -> np.ndarray:
     """Per row of ``history``: the share of its county's exposed household-years up to its year that had ``shock``.
 
     Rows without a county code count as one county of their own; a county with no exposed household-year
     yet gets 0.
     """
-    n = len(history)
-    if shock not in history.columns or "year" not in history.columns:
-        return np.zeros(n)
-    hit = _num(history, shock) == 1
-    expo = (_num(history, exposed) > 0) | hit if exposed else np.ones(n, dtype=bool)
-    year = _num(history, "year")
-    county = (history["county_code"].astype("str").fillna("") if "county_code" in history.columns
-              else pd.Series("", index=history.index, dtype="str")).to_numpy(dtype=object)
-    t = pd.DataFrame({"c": county, "y": year, "h": (hit & expo).astype(float), "e": expo.astype(float)})
-    g = t.groupby(["c", "y"], sort=True)[["h", "e"]].sum().reset_index()
-    g[["H", "E"]] = g.groupby("c", sort=False)[["h", "e"]].cumsum()
-    rate = pd.Series(np.where(g["E"] > 0, g["H"] / g["E"].where(g["E"] > 0, 1.0), 0.0),
-                     index=pd.MultiIndex.from_arrays([g["c"], g["y"]]))
-    out = rate.reindex(pd.MultiIndex.from_arrays([t["c"], t["y"]])).to_numpy(dtype=float)
-    return np.nan_to_num(out)
+    rule = {"_": [ExposureRule("_", shock, exposed, shock, "true")]}
+    rates = _rates(exposure_counts(history, rule)).get("_")
+    return _map_rate(rates, history)
+
+
+_exposure_counts = exposure_counts  # CauseExplainer's argument of the same name hides the function
+
+
+def _map_rate(rates: pd.Series | None, frame: pd.DataFrame) -> np.ndarray:
+    if rates is None:
+        return np.zeros(len(frame))
+    county, year = _county_year(frame)
+    return np.nan_to_num(rates.reindex(pd.MultiIndex.from_arrays([county, year])).to_numpy(dtype=float))
 
 
 # --------------------------------------------------------------------------- the records of the explained households
@@ -471,6 +509,10 @@ class CauseExplainer:
     plan : dict, optional
         ``PanelFeatures.plan(history)``, when the caller has it: its household
         grouping is reused.
+    exposure : path, DataFrame, dict or False, optional
+        Exposure rules (:func:`load_exposure_rules`; default the packaged table; False: none).
+    exposure_counts : DataFrame, optional
+        :func:`exposure_counts` of the whole panel, when ``history`` is only part of it.
 
     Examples
     --------
@@ -489,14 +531,16 @@ class CauseExplainer:
     """
 
     def __init__(self, model: Any, history: pd.DataFrame, *, rules=None, wage_per_worker: float | None = None,
-                 plan: dict | None = None, exposure=None):
+                 plan: dict | None = None, exposure=None, exposure_counts: pd.DataFrame | None = None):
         self.model, self.history = model, _with_context(model, history, plan)
         self.rules = rules if isinstance(rules, dict) else load_cause_rules(rules)
         if exposure is False:
             self.exposure = {}
         else:
             self.exposure = exposure if isinstance(exposure, dict) else load_exposure_rules(exposure)
-        self._hazards = {t: _hazard(history, rs[0].shock, rs[0].exposed) for t, rs in self.exposure.items()}
+        # the whole panel's counts (the Dask scorer passes them; a partition alone would see its own county rates)
+        counts = _exposure_counts(history, self.exposure) if exposure_counts is None else exposure_counts
+        self._rates = _rates(counts) if self.exposure else {}
         self.order = _Order(history, plan)
         if wage_per_worker is None:
             y = history["year"].to_numpy(dtype="float64", na_value=np.nan)
@@ -562,7 +606,8 @@ class CauseExplainer:
         pc, pc_after = _num(ctx.frame, "net_income_per_capita")[ctx.target], v.current("net_income_per_capita")
         falls = (pc >= line) & (pc_after < line)
         gain = np.maximum(gain, np.where(falls, 1.0 - p, 0.0))
-        return np.where(use, self._hazards[t][pos] * gain, 0.0)
+        hazard = _map_rate(self._rates.get(t), ctx.frame.iloc[ctx.target])
+        return np.where(use, hazard * gain, 0.0)
 
 
 def _same_rows(ctx: _Context, frame: pd.DataFrame, cols: set[str]) -> np.ndarray:

@@ -38,7 +38,7 @@ from fanpin_risk import contract
 from fanpin_risk._version import __version__
 from fanpin_risk.errors import ContractError, ModelError
 from fanpin_risk.models import SCHEMA_VERSION, RiskModel, fit_platt, lgb_params, resolve_model
-from fanpin_risk.explain import wages_per_worker
+from fanpin_risk.explain import exposure_counts, wages_per_worker
 from fanpin_risk.panel import CATEGORICAL, PanelFeatures, as_panel, make_labels
 from fanpin_risk.scoring import (
     NOT_EXPLAINED,
@@ -175,6 +175,8 @@ def _score_partition(pdf: pd.DataFrame, model, y: int, kw: dict, totals=None) ->
         out["status"] = "not_in_year"
         out["status_reason"] = [f"{y}年无记录 (no record in {y}; latest record {int(v)})" for v in hh["year"]]
         return out.astype(_score_meta(True).dtypes.to_dict())
+    if isinstance(kw.get("exposure_counts"), _Totals):
+        kw = {**kw, "exposure_counts": kw["exposure_counts"].frame}
     return score(pdf, model, year=y, keep_raw=True, **kw)
 
 
@@ -261,8 +263,10 @@ def score_dask(
             listed = res.index[scored & (res["in_budget"].fillna(False).astype(bool) if budget is not None
                                          else res["risk_tier"].eq("高"))]
             wages = _compute(client, parts.map_partitions(_wages_partition, y, meta=pd.DataFrame({"w": pd.Series(dtype="float64")})))[0]
+            counts = _compute(client, parts.map_partitions(_exposure_partition, meta=_EXPOSURE_META))[0]
             rkw = dict(kw, reasons="all", measures=measures, listed=set(listed),
-                       wage_per_worker=float(np.median(wages["w"])) if len(wages) else 0.0)
+                       wage_per_worker=float(np.median(wages["w"])) if len(wages) else 0.0,
+                       exposure_counts=_Totals(counts))
             sub = parts[parts["household_id"].astype("str").isin(list(ids))]
             rs = _compute(client, sub.map_partitions(_score_partition, model, y, rkw, totals, meta=_score_meta(True)))[0]
             rs = rs.set_index(rs["household_id"].to_numpy())
@@ -283,6 +287,20 @@ def score_dask(
         "backend": "dask", "n_partitions": int(parts.npartitions),
     })
     return to_headers(out, headers)
+
+
+_EXPOSURE_META = pd.DataFrame({"risk_type": pd.Series(dtype="str"), "c": pd.Series(dtype="str"),
+                               "y": pd.Series(dtype="float64"), "h": pd.Series(dtype="float64"),
+                               "e": pd.Series(dtype="float64")})
+
+
+def _exposure_partition(pdf: pd.DataFrame) -> pd.DataFrame:
+    """The partition's shock counts per county and year (summed over partitions by the explainer)."""
+    if "year" not in pdf.columns:  # Chinese headers: read as the scorer does
+        pdf = as_panel(pdf)
+    out = exposure_counts(pdf)
+    return out.astype({"risk_type": "str", "c": "str", "y": "float64", "h": "float64", "e": "float64"}) if len(out) \
+        else _EXPOSURE_META
 
 
 def _wages_partition(pdf: pd.DataFrame, y: int) -> pd.DataFrame:

@@ -94,7 +94,7 @@ def score(
     attribute_shocks: bool = True,
     keep_raw: bool = False,
     block_rows: int | None = None,
-    listed=None,
+    listed=None, exposure_counts=None,
     wage_per_worker: float | None = None, top_factors: bool = True,
 ) -> pd.DataFrame:
     """Score the latest (or a given) year: one row per household, ordered by priority.
@@ -141,13 +141,12 @@ def score(
         Also return the raw model output as ``_raw_score`` (the Dask scorer
         re-ranks partitions globally with it).
     block_rows : int, optional
-        Households per feature block (default 32,768): smaller blocks use less
-        memory; the result does not depend on it.
+        Households per feature block (default 32,768): smaller use less memory; the result is the same.
     top_factors : bool, default True
-        False leaves ``top_factors`` empty and, with "causes", skips TreeSHAP (a quarter of the reasons' time).
-    listed, wage_per_worker : optional
-        Set by the Dask scorer for the whole panel: the households on the visit list (default: in the
-        budget, else tier 高) and the counterfactual wage (default: median per wage worker of the year).
+        False leaves ``top_factors`` empty; with "causes" it skips TreeSHAP (a quarter of the reasons' time).
+    listed, wage_per_worker, exposure_counts : optional
+        Set by the Dask scorer for the whole panel: the households on the visit list (default: in the budget,
+        else tier 高), the counterfactual wage (default: the year's median) and the shocks' county counts.
 
     Returns
     -------
@@ -190,7 +189,8 @@ def score(
     want = _explained(book, mode, budget)
     listed, wage_per_worker = _listed_and_wage(book, sel, want, budget, listed, wage_per_worker)
     text = _reasons(model, blocks, book, sel.panel, want, listed, measures=measures, attribution=attribution,
-                    attribute_shocks=attribute_shocks, wage_per_worker=wage_per_worker, top_factors=top_factors)
+                    attribute_shocks=attribute_shocks, wage_per_worker=wage_per_worker, top_factors=top_factors,
+                    exposure_counts=exposure_counts)
     out = _columns(book, book.places, want, text, keep_raw=keep_raw, unexplained=NOT_EXPLAINED.get(mode))
     out.attrs.update({
         "year": sel.year, "budget": budget, "quota_by": quota_by, "n_scored": book.n_scored, "n_households": len(out),
@@ -372,7 +372,7 @@ def _explained(book: _Book, mode: str, budget) -> np.ndarray:
 def _reasons(model: Any, blocks: "_FeatureBlocks | None", book: _Book, panel: pd.DataFrame, want: np.ndarray,
              listed: np.ndarray, *, measures=None, attribution: str = "causes",
              attribute_shocks: bool = True, wage_per_worker: float | None = None,
-             top_factors: bool = True) -> dict[str, np.ndarray]:
+             top_factors: bool = True, exposure_counts=None) -> dict[str, np.ndarray]:
     """Reason columns of the households ``want``, block by block (contributions and text for a few thousand at a time)."""
     text = {c: np.full(len(want), np.nan, dtype=object) for c in _TEXT_COLS}
     if len(want):
@@ -381,7 +381,7 @@ def _reasons(model: Any, blocks: "_FeatureBlocks | None", book: _Book, panel: pd
         shocks = panel[[c for c in SHOCK_TYPES if c in panel.columns]].take(book.g_cur[want]).reset_index(drop=True)
         _reason_texts(model, blocks, book.rows[x_of_g[want]], shocks, book.has_labor[want], listed, text,
                       measures=measures, attribution=attribution, attribute_shocks=attribute_shocks,
-                      wage_per_worker=wage_per_worker, top_factors=top_factors)
+                      wage_per_worker=wage_per_worker, top_factors=top_factors, exposure_counts=exposure_counts)
     return text
 
 
@@ -453,7 +453,7 @@ def _households(panel: pd.DataFrame, years: np.ndarray, y: int) -> tuple[np.ndar
 def _reason_texts(model: Any, blocks: "_FeatureBlocks", rows: np.ndarray, records: pd.DataFrame,
                   has_labor: pd.api.extensions.ExtensionArray, listed: np.ndarray, text: dict[str, np.ndarray], *,
                   measures=None, attribution: str = "causes", attribute_shocks: bool = True,
-                  wage_per_worker: float | None = None, top_factors: bool = True) -> None:
+                  wage_per_worker: float | None = None, top_factors: bool = True, exposure_counts=None) -> None:
     """Fill ``text`` (arrays aligned with ``rows``) block by block: contributions, risk types, words, measures.
 
     ``records`` holds the scored-year shock columns of ``rows``, in the same order;
@@ -461,7 +461,8 @@ def _reason_texts(model: Any, blocks: "_FeatureBlocks", rows: np.ndarray, record
     """
     mm = load_measures_map(measures)
     shock_cols = [c for c in SHOCK_TYPES if c in records.columns]
-    causes = (CauseExplainer(model, blocks.history, plan=getattr(blocks, "plan", None), wage_per_worker=wage_per_worker)
+    causes = (CauseExplainer(model, blocks.history, plan=getattr(blocks, "plan", None), wage_per_worker=wage_per_worker,
+                             exposure_counts=exposure_counts)
               if attribution == "causes" else None)
     pos = blocks.positions(rows) if causes is not None else None
     for sl, Xs in blocks(rows):
