@@ -275,12 +275,13 @@ def alerts(panel, feeds, model: Any = None, *, roster, as_of, salt: str | None =
             frame, reports[f"feed {i + 1}"] = io.read_feed(f, salt=salt, salt_file=salt_file)
             read.append(frame)
     matches = io.match_feeds(read, ros)
-    out = planning.alerts(panel, matches, model, as_of=as_of, previous=previous, **kwargs)
+    resolved = models.resolve_model(model)  # once: the alerts and the run's parameters read the same model
+    out = planning.alerts(panel, matches, resolved, as_of=as_of, previous=previous, **kwargs)
     res = AlertResult(out, matches, io.unmatched_by_township(matches), reports)
     if log_to_mlflow:
         from fanpin_risk import tracking
 
-        md = models.resolve_model(model).metadata
+        md = resolved.metadata
         params = {"model": "packaged" if model is None else str(md.get("model")),
                   "model_data_sha256": str(md.get("data_fingerprint", {}).get("sha256", ""))[:16],
                   "model_train_years": md.get("train_years"), "feeds": len(read), "roster_members": len(ros),

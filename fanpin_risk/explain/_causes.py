@@ -89,8 +89,9 @@ def load_cause_rules(rules: str | Path | pd.DataFrame | None = None) -> dict[str
         earlier records; ``drop_code`` removes the risk type from the
         registered risk types; ``add_worker`` gives a household short of labour
         one more wage worker; ``ill_workers`` / ``disabled_workers`` let the
-        seriously ill / disabled members of working age work again. An optional column ``when`` names a yes/no field
-        of the record (``!`` negates it): the change applies only where it holds.
+        seriously ill / disabled members of working age work again. An
+        optional column ``when`` names a yes/no field of the record (``!``
+        negates it): the change applies only where it holds.
 
     Returns
     -------
