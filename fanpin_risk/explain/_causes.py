@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from fanpin_risk import contract
 from fanpin_risk._order import household_order
@@ -91,7 +92,8 @@ def load_cause_rules(rules: str | Path | pd.DataFrame | None = None) -> dict[str
         one more wage worker; ``ill_workers`` / ``disabled_workers`` let the
         seriously ill / disabled members of working age work again. An
         optional column ``when`` names a yes/no field of the record (``!``
-        negates it): the change applies only where it holds.
+        negates it; ``field@3``: yes in this record or either of the two
+        before): the change applies only where it holds.
 
     Returns
     -------
@@ -124,6 +126,8 @@ def load_cause_rules(rules: str | Path | pd.DataFrame | None = None) -> dict[str
             raise ModelError(f"cause rules: unknown action {act!r} for {rt}/{fld} (one of {list(ACTIONS)})")
         if when and act == "drop_code":
             raise ModelError(f"cause rules: {rt}/{fld}: drop_code takes no condition")
+        if "@" in when and not when.partition("@")[2].isdigit() or when.endswith("@0"):
+            raise ModelError(f"cause rules: {rt}/{fld}: condition {when!r}: after @ comes a number of years ≥ 1")
         out.setdefault(rt, []).append(CauseRule(rt, fld, act, when))
     return {t: out[t] for t in CAUSE_TYPES if t in out}
 
@@ -187,10 +191,43 @@ def _county_year(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return county, _num(frame, "year")
 
 
-def exposure_counts(history: pd.DataFrame, exposure: dict | None = None) -> pd.DataFrame:
+#: Pseudo risk types of :func:`exposure_counts` rows that hold the spread of income changes (pooled over counties):
+#: ``h`` the sum of the changes, resp. of their squares, ``e`` their number.
+SPREAD_ROWS = ("_income_change", "_income_change_sq")
+
+#: Changes of log(income per person ÷ line) are clipped to ± this before their spread is taken, so that one
+#: mistyped record does not set the spread for everyone.
+CHANGE_CLIP = 1.5
+
+#: Income per person below this share of the line counts as this share (the log of a loss is undefined).
+RATIO_FLOOR = 0.05
+
+
+def _log_ratio(pc, line) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.log(np.maximum(np.asarray(pc, dtype=float) / np.asarray(line, dtype=float), RATIO_FLOOR))
+
+
+def exposure_counts(history: pd.DataFrame, exposure: dict | None = None, *, order: "_Order | None" = None
+                    ) -> pd.DataFrame:
     """Per exposure type, county and year: household-years with the shock (``h``) and exposed ones (``e``).
 
-    Sums, so that the counts of parts of a panel (Dask partitions) add up to the whole panel's.
+    Also, per year (county ""), the rows :data:`SPREAD_ROWS`: the sum and the sum of squares of the
+    households' changes of log(income per person ÷ line) from their previous record to this year's.
+    Sums, so that the counts of parts of a panel (Dask partitions, each holding whole households) add up
+    to the whole panel's. ``order`` is the history's household grouping, when the caller has it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fanpin_risk.explain import exposure_counts
+    >>> h = pd.DataFrame({"household_id": ["a", "a", "b"], "year": [2023, 2024, 2024], "county_code": ["C"] * 3,
+    ...                   "shock_disaster": [True, False, False], "net_income_per_capita": [8000.0, 4000.0, 9000.0],
+    ...                   "monitoring_line": [8000.0] * 3})
+    >>> exposure_counts(h).query("risk_type == '因自然灾害'")[["c", "y", "h", "e"]].values.tolist()
+    [['C', 2023.0, 1.0, 1.0], ['C', 2024.0, 0.0, 2.0]]
+    >>> exposure_counts(h).query("risk_type == '_income_change'")[["y", "h", "e"]].round(3).values.tolist()
+    [[2024.0, -0.693, 1.0]]
     """
     rules = load_exposure_rules() if exposure is None else exposure
     county, year = _county_year(history)
@@ -204,8 +241,48 @@ def exposure_counts(history: pd.DataFrame, exposure: dict | None = None) -> pd.D
         f = pd.DataFrame({"risk_type": t, "c": county, "y": year, "h": (hit & expo).astype(float),
                           "e": expo.astype(float)})
         frames.append(f.groupby(["risk_type", "c", "y"], sort=True)[["h", "e"]].sum().reset_index())
+    frames.append(_spread_counts(history, order))
     cols = ["risk_type", "c", "y", "h", "e"]
+    frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
+
+
+def _spread_counts(history: pd.DataFrame, order: "_Order | None") -> pd.DataFrame:
+    cols = ["risk_type", "c", "y", "h", "e"]
+    need = {"household_id", "year", "net_income_per_capita", "monitoring_line"}
+    if len(history) < 2 or not need <= set(history.columns):
+        return pd.DataFrame(columns=cols)
+    order = _Order(history) if order is None else order
+    srt = order.srt
+    x = _log_ratio(_num(history, "net_income_per_capita"), _num(history, "monitoring_line"))[srt]
+    y = _num(history, "year")[srt]
+    q = np.arange(1, len(srt))
+    ok = order.start[q] < q  # the previous ordered row is the same household's earlier record
+    d = np.clip(x[q] - x[q - 1], -CHANGE_CLIP, CHANGE_CLIP)
+    ok &= np.isfinite(d) & np.isfinite(y[q])
+    if not ok.any():
+        return pd.DataFrame(columns=cols)
+    f = pd.DataFrame({"y": y[q][ok], "d": d[ok], "d2": d[ok] ** 2})
+    g = f.groupby("y", sort=True).agg(s=("d", "sum"), s2=("d2", "sum"), n=("d", "size")).reset_index()
+    return pd.concat([pd.DataFrame({"risk_type": SPREAD_ROWS[0], "c": "", "y": g["y"], "h": g["s"], "e": g["n"]}),
+                      pd.DataFrame({"risk_type": SPREAD_ROWS[1], "c": "", "y": g["y"], "h": g["s2"], "e": g["n"]})],
+                     ignore_index=True)[cols].astype({"e": float})
+
+
+#: Fewest income changes behind a spread (fewer: no spread, and the exposure is the model's gain alone).
+MIN_CHANGES = 30
+
+
+def _spread(counts: pd.DataFrame) -> pd.Series:
+    """Year → standard deviation of the income changes up to that year (pooled; NaN below :data:`MIN_CHANGES`)."""
+    if not len(counts):
+        return pd.Series(dtype=float)
+    one = counts[counts["risk_type"] == SPREAD_ROWS[0]].groupby("y")[["h", "e"]].sum().sort_index().cumsum()
+    two = counts[counts["risk_type"] == SPREAD_ROWS[1]].groupby("y")["h"].sum().sort_index().cumsum()
+    n = one["e"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = two.reindex(n.index) / n - (one["h"] / n) ** 2
+    return np.sqrt(var.clip(lower=0.0)).where(n >= MIN_CHANGES)
 
 
 def _rates(counts: pd.DataFrame) -> dict[str, pd.Series]:
@@ -213,23 +290,13 @@ def _rates(counts: pd.DataFrame) -> dict[str, pd.Series]:
     out = {}
     if not len(counts):
         return out
-    g = counts.groupby(["risk_type", "c", "y"], sort=True)[["h", "e"]].sum().reset_index()
+    g = counts[~counts["risk_type"].isin(SPREAD_ROWS)]
+    g = g.groupby(["risk_type", "c", "y"], sort=True)[["h", "e"]].sum().reset_index()
     for t, sub in g.groupby("risk_type", sort=False):
         cum = sub.groupby("c", sort=False)[["h", "e"]].cumsum()
         rate = np.where(cum["e"] > 0, cum["h"] / cum["e"].where(cum["e"] > 0, 1.0), 0.0)
         out[t] = pd.Series(rate, index=pd.MultiIndex.from_arrays([sub["c"], sub["y"]]))
     return out
-
-
-def _hazard(history: pd.DataFrame, shock: str, exposed: str) -> np.ndarray:
-    """Per row of ``history``: the share of its county's exposed household-years up to its year that had ``shock``.
-
-    Rows without a county code count as one county of their own; a county with no exposed household-year
-    yet gets 0.
-    """
-    rule = {"_": [ExposureRule("_", shock, exposed, shock, "true")]}
-    rates = _rates(exposure_counts(history, rule)).get("_")
-    return _map_rate(rates, history)
 
 
 _exposure_counts = exposure_counts  # CauseExplainer's argument of the same name hides the function
@@ -357,11 +424,23 @@ class _Variant:
 
 
 def _holds(v: _Variant, when: str) -> np.ndarray | None:
-    """Where the rule's condition holds on the record as read (None: no condition)."""
+    """Where the rule's condition holds on the records as read (None: no condition).
+
+    ``field`` — yes in the explained record; ``field@k`` — yes in it or in any of the household's
+    ``k − 1`` records before it; a leading ``!`` negates either.
+    """
     if not when:
         return None
     neg, col = when.startswith("!"), when.lstrip("!")
-    val = _num(v.ctx.frame, col)[v.ctx.target] == 1
+    col, _, k = col.partition("@")
+    ctx = v.ctx
+    yes = _num(ctx.frame, col) == 1
+    val = yes[ctx.target].copy()
+    for lag in range(1, int(k or 1)):
+        back = ctx.target - lag
+        ok = back >= 0
+        ok[ok] = ctx.group[back[ok]] == ctx.group[ctx.target[ok]]
+        val[ok] |= yes[back[ok]]
     return ~val if neg else val
 
 
@@ -414,7 +493,7 @@ def _add_worker(v: _Variant) -> None:
         v.set(col, np.where(short, np.nan_to_num(cur) + add, cur))
 
 
-def _members_work_again(v: _Variant, count: str) -> None:
+def _members_work_again(v: _Variant, *counts: str) -> None:
     """Members counted in ``count`` (seriously ill, disabled) who are of working age but not among the
     labourers work again, earning the typical wage per wage worker.
 
@@ -422,7 +501,7 @@ def _members_work_again(v: _Variant, count: str) -> None:
     risk that would otherwise read as 缺劳动力 is the illness's or the disability's.
     """
     size, lab = v.current("household_size"), np.nan_to_num(v.current("n_labor"))
-    ill = np.nan_to_num(_num(v.ctx.frame, count)[v.ctx.target])
+    ill = sum(np.nan_to_num(_num(v.ctx.frame, c)[v.ctx.target]) for c in counts)
     room = np.nan_to_num(size) - np.nan_to_num(v.current("n_children")) - np.nan_to_num(v.current("n_elderly")) - lab
     add = np.clip(np.minimum(ill, room), 0, None)
     if not (add > 0).any():
@@ -539,10 +618,12 @@ class CauseExplainer:
             self.exposure = {}
         else:
             self.exposure = exposure if isinstance(exposure, dict) else load_exposure_rules(exposure)
-        # the whole panel's counts (the Dask scorer passes them; a partition alone would see its own county rates)
-        counts = _exposure_counts(history, self.exposure) if exposure_counts is None else exposure_counts
-        self._rates = _rates(counts) if self.exposure else {}
         self.order = _Order(history, plan)
+        # the whole panel's counts (the Dask scorer passes them; a partition alone would see its own county rates)
+        if exposure_counts is None and self.exposure:
+            exposure_counts = _exposure_counts(history, self.exposure, order=self.order)
+        self._rates = _rates(exposure_counts) if self.exposure else {}
+        self._spread = _spread(exposure_counts) if self.exposure else pd.Series(dtype=float)
         if wage_per_worker is None:
             y = history["year"].to_numpy(dtype="float64", na_value=np.nan)
             wage_per_worker = typical_wage_per_worker(history[y == np.nanmax(y)]) if len(y) else 0.0
@@ -580,8 +661,9 @@ class CauseExplainer:
 
     def _exposure(self, ctx: _Context, pos: np.ndarray, t: str, rules: list[ExposureRule],
                   p: np.ndarray) -> np.ndarray:
-        """Hazard × (risk with the shock put in the record − risk as recorded), for exposed households
-        whose record does not already carry the shock (then it is a recorded cause)."""
+        """Hazard × the gain in risk from the shock, for exposed households whose record does not already
+        carry the shock (then it is a recorded cause). The gain is the larger of the model's (shock put in the
+        record) and the probit shift of the shock's income loss (see below)."""
         v = _Variant(ctx)
         n = len(ctx.target)
         shock = rules[0].shock
@@ -600,15 +682,25 @@ class CauseExplainer:
         _fix_income(v)
         frame, _ = v.frame()
         gain = np.clip(_risk(self.model, frame, ctx.target) - p, 0.0, None)
-        # The model answers "a shock this year → next year's risk", which understates a shock that comes next
-        # year; a shock that would take the income below the line makes next year's record a relapse, so the
-        # household's gain is then at least the rest of the way to certainty.
+        # The model answers "a shock this year → next year's risk": it sees the shock's lasting harm but not
+        # the fall of the year it strikes, and next year's is the one that counts. That fall is read off the
+        # household's own risk: income next year is this year's give or take the panel's usual change (spread
+        # σ of log income ÷ line), so the shock's loss moves the household's probit by the loss over σ.
         line = _num(ctx.frame, "monitoring_line")[ctx.target]
         pc, pc_after = _num(ctx.frame, "net_income_per_capita")[ctx.target], v.current("net_income_per_capita")
-        falls = (pc >= line) & (pc_after < line)
-        gain = np.maximum(gain, np.where(falls, 1.0 - p, 0.0))
+        sigma = self._sigma(ctx)
+        loss = _log_ratio(pc, line) - _log_ratio(pc_after, line)
+        q = np.clip(p, 1e-6, 1 - 1e-6)
+        with np.errstate(invalid="ignore"):
+            fall = special.ndtr(special.ndtri(q) + np.clip(loss, 0.0, None) / sigma) - q
+        gain = np.maximum(gain, np.nan_to_num(fall))
         hazard = _map_rate(self._rates.get(t), ctx.frame.iloc[ctx.target])
         return np.where(use, hazard * gain, 0.0)
+
+    def _sigma(self, ctx: _Context) -> np.ndarray:
+        """Spread of the income changes up to each explained record's year (NaN: not known)."""
+        y = _num(ctx.frame, "year")[ctx.target]
+        return self._spread.reindex(y).to_numpy(dtype=float) if len(self._spread) else np.full(len(y), np.nan)
 
 
 def _same_rows(ctx: _Context, frame: pd.DataFrame, cols: set[str]) -> np.ndarray:

@@ -143,9 +143,14 @@ def test_disability_gives_back_the_labour_it_takes():
     assert (parts["因残"] > 0).mean() >= 0.8
 
 
-def test_hazard_is_the_countys_rate_up_to_the_year():
-    from fanpin_risk.explain._causes import _hazard
+def _hazard(history: pd.DataFrame, shock: str, exposed: str) -> np.ndarray:
+    from fanpin_risk.explain._causes import ExposureRule, _map_rate, _rates, exposure_counts
 
+    rule = {"_": [ExposureRule("_", shock, exposed, shock, "true")]}
+    return _map_rate(_rates(exposure_counts(history, rule)).get("_"), history)
+
+
+def test_hazard_is_the_countys_rate_up_to_the_year():
     h = pd.DataFrame({"county_code": ["A", "A", "A", "A", "B", "B", None],
                       "year": [2023, 2023, 2024, 2024, 2023, 2024, 2024],
                       "shock_disaster": [True, False, True, False, False, False, True],
@@ -197,3 +202,63 @@ def test_exposure_rules_are_checked():
             load_exposure_rules(pd.DataFrame([{**base, **bad}]))
     with pytest.raises(ModelError, match="one shock"):
         load_exposure_rules(pd.DataFrame([base, {**base, "shock": "shock_job_loss"}]))
+
+
+def test_a_condition_over_the_last_years():
+    """``when=shock_job_loss@3``: the wage is given back only where a job loss is on one of the last three records."""
+    p = panel()
+    pos = _latest_positions(p)
+    last = p.iloc[pos]
+    ids = p["household_id"].to_numpy()
+    pick = np.flatnonzero((last["migrant_work_months"].fillna(0) > 0).to_numpy())[:60]
+    rows = last.index[pick]
+    hh = set(ids[rows])
+    p.loc[p["household_id"].isin(hh), "shock_job_loss"] = False
+    # the wage of the scored year falls to a quarter for all of them; half have a job loss two years back
+    p.loc[rows, "income_wage"] *= 0.25
+    p.loc[rows, "migrant_work_months"] = 2.0
+    lost = rows[::2]
+    for i in lost:
+        prev = p.index[(p["household_id"] == ids[i]) & (p["year"] == YEARS[-1] - 2)]
+        p.loc[prev, "shock_job_loss"] = True
+    rules = pd.DataFrame({"risk_type": ["因务工就业不稳"] * 2, "field": ["income_wage", "migrant_work_months"],
+                          "action": ["usual"] * 2, "when": ["shock_job_loss@3"] * 2})
+    eff = CauseExplainer(trained(), p, rules=rules, exposure=False).effects(pos[pick])
+    drop = (eff["p"] - eff["因务工就业不稳"]).to_numpy()
+    with_loss = np.isin(rows, lost)
+    assert (drop[~with_loss] == 0).all()          # a fall with no job loss on record is not this cause's
+    assert (drop[with_loss] != 0).all()           # a job loss two years back: the wage is given back
+    one_year = rules.assign(when="shock_job_loss")
+    eff1 = CauseExplainer(trained(), p, rules=one_year, exposure=False).effects(pos[pick])
+    assert ((eff1["p"] - eff1["因务工就业不稳"]).to_numpy() == 0).all()
+    for bad in ("shock_job_loss@", "shock_job_loss@x", "shock_job_loss@0"):
+        with pytest.raises(ModelError, match="after @"):
+            load_cause_rules(rules.assign(when=bad))
+
+
+def test_income_spread_adds_up_over_parts_and_shifts_the_exposure():
+    from fanpin_risk.explain import EXPOSURE_PREFIX, exposure_counts
+    from fanpin_risk.explain._causes import _spread
+
+    p = panel()
+    whole = exposure_counts(p)
+    ids = p["household_id"].drop_duplicates()
+    parts = [exposure_counts(p[p["household_id"].isin(ids.iloc[k::3])]) for k in range(3)]
+    summed = pd.concat(parts).groupby(["risk_type", "c", "y"])[["h", "e"]].sum()
+    pd.testing.assert_frame_equal(summed, whole.groupby(["risk_type", "c", "y"])[["h", "e"]].sum(), rtol=1e-9)
+    # the spread is the standard deviation of the clipped changes of log(income ÷ line), pooled up to each year
+    srt = p.sort_values(["household_id", "year"])
+    x = np.log(np.maximum(srt["net_income_per_capita"] / srt["monitoring_line"], 0.05)).to_numpy()
+    same = srt["household_id"].to_numpy()[1:] == srt["household_id"].to_numpy()[:-1]
+    d = np.clip(np.diff(x)[same], -1.5, 1.5)
+    ok = np.isfinite(d)
+    np.testing.assert_allclose(_spread(whole).iloc[-1], d[ok].std(), rtol=1e-9)
+    # a wider spread makes the same loss a smaller fall: the exposure parts shrink
+    pos = _latest_positions(p)
+    base = CauseExplainer(trained(), p).effects(pos)
+    wide = whole.copy()
+    sq = wide["risk_type"] == "_income_change_sq"
+    wide.loc[sq, "h"] *= 4.0
+    wider = CauseExplainer(trained(), p, exposure_counts=wide).effects(pos)
+    col = EXPOSURE_PREFIX + "因自然灾害"
+    assert (wider[col] <= base[col] + 1e-12).all() and (wider[col] < base[col] - 1e-6).mean() > 0.3
