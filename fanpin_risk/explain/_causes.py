@@ -152,7 +152,7 @@ class ExposureRule:
 def load_exposure_rules(rules: str | Path | pd.DataFrame | None = None) -> dict[str, list[ExposureRule]]:
     """Risk type → the record changes of a shock that may come next year (default ``data_schema/cause_exposure.csv``).
 
-    A household's record shows this year's shocks; next year's disaster or job loss it cannot show, yet it is
+    A household's record shows this year's shocks; next year's illness, disaster or job loss it cannot show, yet it is
     what a household in a county that has them most often falls by. Each rule set here is evaluated as an
     *exposure*: the risk with the shock put into the record, times the shock's hazard (see :class:`CauseExplainer`).
 
@@ -160,7 +160,7 @@ def load_exposure_rules(rules: str | Path | pd.DataFrame | None = None) -> dict[
     --------
     >>> from fanpin_risk.explain import load_exposure_rules
     >>> sorted(load_exposure_rules())
-    ['因务工就业不稳', '因自然灾害']
+    ['因务工就业不稳', '因病', '因自然灾害']
     """
     df = rules if isinstance(rules, pd.DataFrame) else pd.read_csv(rules or cause_exposure_path(), dtype=str)
     need = {"risk_type", "shock", "field", "action"}
@@ -493,23 +493,35 @@ def _add_worker(v: _Variant) -> None:
         v.set(col, np.where(short, np.nan_to_num(cur) + add, cur))
 
 
-def _members_work_again(v: _Variant, *counts: str) -> None:
-    """Members counted in ``count`` (seriously ill, disabled) who are of working age but not among the
-    labourers work again, earning the typical wage per wage worker.
+def _members_work_again(v: _Variant, count: str) -> None:
+    """Members who cannot work for the cause (``count``: seriously ill, disabled), are of working age and not
+    among the labourers work again, earning the typical wage per wage worker.
 
     Their lost labour is the cause's doing: without it the household would not be short of labour, so the
     risk that would otherwise read as 缺劳动力 is the illness's or the disability's.
     """
     size, lab = v.current("household_size"), np.nan_to_num(v.current("n_labor"))
-    ill = sum(np.nan_to_num(_num(v.ctx.frame, c)[v.ctx.target]) for c in counts)
+    out = np.nan_to_num(_num(v.ctx.frame, count)[v.ctx.target])
+    if count == "n_serious_ill":
+        out = out + _chronic_out_of_work(v, size, lab)
     room = np.nan_to_num(size) - np.nan_to_num(v.current("n_children")) - np.nan_to_num(v.current("n_elderly")) - lab
-    add = np.clip(np.minimum(ill, room), 0, None)
+    add = np.clip(np.minimum(out, room), 0, None)
     if not (add > 0).any():
         return
     v.set("n_labor", lab + add)
     for col, per in (("n_migrant_workers", 1.0), ("migrant_work_months", _WORKER_MONTHS),
                      ("income_wage", v.ctx.wage_per_worker)):
         v.set(col, np.nan_to_num(v.current(col)) + per * add)
+
+
+def _chronic_out_of_work(v: _Variant, size: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    """Chronically ill members counted as kept from work by the illness: only in a household short of labour
+    (most chronic patients still work), and not those also disabled (a disability is the lasting reason)."""
+    chronic = np.nan_to_num(_num(v.ctx.frame, "n_chronic_ill")[v.ctx.target])
+    disabled = np.nan_to_num(_num(v.ctx.frame, "n_disabled")[v.ctx.target])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        short = (size > 0) & (lab / np.where(size > 0, size, np.nan) <= LACK_OF_LABOUR_SHARE)
+    return np.where(short, np.clip(chronic - disabled, 0, None), 0.0)
 
 
 def _fix_income(v: _Variant) -> None:

@@ -179,7 +179,9 @@ def test_exposure_moves_risk_from_other_and_not_beyond_it():
     assert (a["其他"] >= -1e-12).all() and (a["其他"] <= b["其他"] + 1e-12).all()
     moved = (b["其他"] - a["其他"]).sum()
     assert moved > 0
-    gained = (a[["因自然灾害", "因务工就业不稳"]] - b[["因自然灾害", "因务工就业不稳"]]).sum().sum()
+    types = sorted(load_exposure_rules())
+    assert {"因病", "因自然灾害", "因务工就业不稳"} <= set(types)
+    gained = (a[types] - b[types]).sum().sum()
     np.testing.assert_allclose(gained, moved, rtol=1e-9)
     # a job loss on the record is a recorded cause, not an exposure
     last = p.iloc[pos].reset_index(drop=True)
@@ -262,3 +264,28 @@ def test_income_spread_adds_up_over_parts_and_shifts_the_exposure():
     wider = CauseExplainer(trained(), p, exposure_counts=wide).effects(pos)
     col = EXPOSURE_PREFIX + "因自然灾害"
     assert (wider[col] <= base[col] + 1e-12).all() and (wider[col] < base[col] - 1e-6).mean() > 0.3
+
+
+def test_chronic_illness_gives_back_labour_only_where_labour_is_short():
+    """Chronically ill members, not disabled, of a household short of labour count as kept from work by 因病."""
+    p = panel()
+    pos = _latest_positions(p)
+    last = p.iloc[pos]
+    room = last["household_size"] - last["n_children"].fillna(0) - last["n_elderly"].fillna(0) - last["n_labor"]
+    short = (last["n_labor"] == 0) & (room >= 1) & (last["household_size"] >= 2)
+    able = (last["n_labor"] >= 2) & (last["n_labor"] / last["household_size"] > 0.5) & (room >= 1)
+    a, b = np.flatnonzero(short.to_numpy())[:30], np.flatnonzero(able.to_numpy())[:30]
+    assert len(a) >= 10 and len(b) >= 10
+    rows = last.index[np.r_[a, b]]
+    p.loc[rows, ["n_serious_ill", "n_disabled", "shock_illness"]] = [0, 0, False]
+    p.loc[rows, "expense_medical"] = 0.0
+    p.loc[rows, "n_chronic_ill"] = 1
+    eff = CauseExplainer(trained(), p, exposure=False).effects(pos[np.r_[a, b]])
+    drop = (eff["p"] - eff["因病"]).to_numpy()
+    # same record but the chronic member also disabled: the lost labour is the disability's
+    p.loc[rows, "n_disabled"] = 1
+    eff_d = CauseExplainer(trained(), p, exposure=False).effects(pos[np.r_[a, b]])
+    drop_d = (eff_d["p"] - eff_d["因病"]).to_numpy()
+    k = len(a)
+    assert (drop[:k] > drop_d[:k] + 1e-9).mean() >= 0.8            # short of labour: the illness gives a worker back
+    np.testing.assert_allclose(drop[k:], drop_d[k:], atol=1e-12)   # enough labour: no worker is added either way
