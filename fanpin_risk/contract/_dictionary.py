@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ._feeds import feed_fields, feed_kinds
-from ._schema import codes, fields, load_lines
+from ._schema import codes, fields, load_lines, schema_dir
 
 __all__ = ["data_dictionary_markdown"]
 
@@ -33,6 +33,7 @@ def data_dictionary_markdown() -> str:
                          ("member", "Member table (one row per person and year)")):
         lines += [f"## {title}", "", *_field_table(fields(table)), ""]
     lines += _feed_section()
+    lines += _cause_section()
     lines += ["## Code lists", "", "Chinese values are canonical; English names stand beside them.", ""]
     c = codes()
     for name, sub in c.groupby("list", sort=False):
@@ -87,4 +88,28 @@ def _feed_section() -> list[str]:
     out.append("")
     for r in kinds.itertuples():
         out += [f"### `{r.kind}` — {r.department}·{r.zh_name}", "", *_field_table(feed_fields(r.kind)), ""]
+    return out
+
+
+def _cause_section() -> list[str]:
+    """The rules of the cause attribution (data_schema/cause_removal.csv and cause_exposure.csv)."""
+    out = ["## Cause attribution rules", "",
+           "How the reasons split a household's risk over the official risk types (docs/scoring.md, "
+           "`fanpin_risk.explain`).", "",
+           "### `cause_removal.csv` — the record without each cause", "",
+           "`action`: `false`/`true`/`zero` set the value; `usual` raises it to the median of the household's "
+           "earlier records; `drop_code` removes the type from the registered risk types; `add_worker`, "
+           "`ill_workers`, `disabled_workers` give labour back. `when`: the rule holds only where this yes/no field "
+           "is set (`!` negates; `field@k`: on this record or any of the k − 1 before it).", "",
+           "| risk type | field | action | when | meaning |", "|---|---|---|---|---|"]
+    for r in pd.read_csv(schema_dir() / "cause_removal.csv", dtype=str).fillna("").itertuples():
+        out.append(f"| {r.risk_type} | `{r.field}` | {r.action} | {r.when} | {r.description.replace('|', '/')} |")
+    out += ["", "### `cause_exposure.csv` — a shock put into the record, for the exposure to it next year", "",
+            "Hazard: the county's rate of `shock` among household-years with `exposed` > 0 (every household when "
+            "empty), up to the scored year. `action`: `true` sets the field, `scale` multiplies it by `value`.", "",
+            "| risk type | shock | exposed | field | action | value | meaning |", "|---|---|---|---|---|---|---|"]
+    for r in pd.read_csv(schema_dir() / "cause_exposure.csv", dtype=str).fillna("").itertuples():
+        out.append(f"| {r.risk_type} | `{r.shock}` | {r.exposed} | `{r.field}` | {r.action} | {r.value} | "
+                   f"{r.description.replace('|', '/')} |")
+    out.append("")
     return out

@@ -56,6 +56,18 @@ def test_data_dictionary_lists_every_feed_kind_and_its_headers():
             assert f"| `{f.field}` | {f.zh_header} |" in section
 
 
+def test_data_dictionary_lists_the_cause_rules():
+    import pandas as pd
+
+    text = contract.data_dictionary_markdown()
+    section = text.split("## Cause attribution rules")[1].split("## Code lists")[0]
+    removal = pd.read_csv(contract.schema_dir() / "cause_removal.csv", dtype=str)
+    exposure = pd.read_csv(contract.schema_dir() / "cause_exposure.csv", dtype=str)
+    rows = [ln for ln in section.splitlines() if ln.startswith("| ") and not ln.startswith("| risk type")]
+    assert len(rows) == len(removal) + len(exposure)
+    assert "| 因务工就业不稳 | `income_wage` | usual | shock_job_loss@3 |" in section
+
+
 def test_the_documented_regeneration_command_runs():
     import subprocess
     import sys
