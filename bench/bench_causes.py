@@ -8,7 +8,7 @@ with the true main cause: share equal, share among the first two named types,
 per cause, the confusion table; and the share of listed households named 其他.
 Both attributions: "causes" (the default) and "shap" (the earlier method, the baseline).
 
-    python bench/bench_causes.py [--n 10000] [--draws 16] [--out bench/causes_accuracy.md]
+    python bench/bench_causes.py [--n 10000] [--draws 64] [--out bench/causes_accuracy.md]
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def measure(n: int, draws: int, world: dict) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
-    ap.add_argument("--draws", type=int, default=16)
+    ap.add_argument("--draws", type=int, default=64)
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     lines = [f"# Named main risk type against the simulator's true cause\n",

@@ -28,7 +28,9 @@ from ._explain import (
 from ._causes import (
     CAUSE_TYPES,
     EXPOSURE_PREFIX,
+    MIN_SHARE,
     NOTES,
+    TIES_FIRST,
     CauseRule,
     ExposureRule,
     CauseExplainer,
@@ -67,6 +69,8 @@ __all__ = [
     "explain",
     "CAUSE_TYPES",
     "NOTES",
+    "MIN_SHARE",
+    "TIES_FIRST",
     "CauseRule",
     "CauseExplainer",
     "attribute_causes",

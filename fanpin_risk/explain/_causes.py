@@ -779,6 +779,20 @@ MIN_SHARE = 0.01
 OTHER_FROM = 0.10
 
 
+#: Types named first when their share ties with another's (equal to 1e-9). A tie between 缺劳动力 and 因残 or 因病
+#: means both removals gave back the same labourer; that the household is short of labour is on the record, that
+#: the disabled or ill member would be the labourer is an assumption (their ages are not in the household record).
+TIES_FIRST: tuple[str, ...] = ("缺劳动力",)
+
+
+def _ranked(V: np.ndarray, spec: list[str]) -> np.ndarray:
+    """Column order of each row of ``V`` (shares of the types ``spec``), largest first, ties as :data:`TIES_FIRST`."""
+    pref = np.array([0 if t in TIES_FIRST else 1 for t in spec])
+    perm = np.argsort(pref, kind="stable")  # the tie order: TIES_FIRST, then code-list order
+    W = np.round(np.atleast_2d(V)[:, perm], 9)
+    return perm[np.argsort(-W, axis=1, kind="stable")]
+
+
 def cause_main_types(parts: pd.DataFrame, listed: np.ndarray | None = None, *, ratio_to_line=None,
                      min_share: float = MIN_SHARE, second_share: float = 0.5,
                      other_from: float = OTHER_FROM) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -829,7 +843,7 @@ def cause_main_types(parts: pd.DataFrame, listed: np.ndarray | None = None, *, r
     note = np.full(n, np.nan, dtype=object)
     types = np.empty(n, dtype=object)
     if n:
-        order = np.argsort(-V, axis=1, kind="stable")
+        order = _ranked(V, spec)
         j0, j1 = order[:, 0], order[:, 1]
         v0, v1 = V[np.arange(n), j0], V[np.arange(n), j1]
         named = v0 >= min_share
@@ -872,8 +886,7 @@ def format_cause_parts(parts: pd.DataFrame, *, digits: int = 1) -> pd.Series:
     other = parts["其他"].to_numpy(dtype=float) * 100 if "其他" in parts.columns else np.zeros(len(parts))
     tiny = 0.5 * 10 ** -digits
     out = []
-    for row, o in zip(V, other):
-        order = np.argsort(-row, kind="stable")
+    for row, o, order in zip(V, other, _ranked(V, spec) if len(V) else []):
         words = [f"{spec[j]} {row[j]:.{digits}f}个百分点" for j in order if row[j] >= tiny]
         if o >= tiny:
             words.append(f"其他 {o:.{digits}f}个百分点")

@@ -289,3 +289,17 @@ def test_chronic_illness_gives_back_labour_only_where_labour_is_short():
     k = len(a)
     assert (drop[:k] > drop_d[:k] + 1e-9).mean() >= 0.8            # short of labour: the illness gives a worker back
     np.testing.assert_allclose(drop[k:], drop_d[k:], atol=1e-12)   # enough labour: no worker is added either way
+
+
+def test_a_tie_with_lack_of_labour_names_lack_of_labour_first():
+    from fanpin_risk.explain import format_cause_parts
+
+    parts = pd.DataFrame(0.0, index=range(3), columns=RISK_TYPES)
+    parts.loc[0, ["因残", "缺劳动力", "其他"]] = [0.2, 0.2, 0.1]    # the same labourer given back twice
+    parts.loc[1, ["因残", "缺劳动力"]] = [0.21, 0.2]                # not a tie: the larger share first
+    parts.loc[2, ["因病", "因残"]] = [0.2, 0.2]                      # a tie without 缺劳动力: code-list order
+    main, types, _ = cause_main_types(parts)
+    assert main.tolist() == ["缺劳动力", "因残", "因病"]
+    assert types[0] == ["缺劳动力", "因残"] and types[2] == ["因病", "因残"]
+    text = format_cause_parts(parts)
+    assert text[0].startswith("缺劳动力 20.0个百分点；因残 20.0个百分点") and text[1].startswith("因残 21.0")
