@@ -8,7 +8,7 @@ with the true main cause: share equal, share among the first two named types,
 per cause, the confusion table; and the share of listed households named 其他.
 Both attributions: "causes" (the default) and "shap" (the earlier method, the baseline).
 
-    python bench/bench_causes.py [--n 10000] [--draws 64] [--out bench/causes_accuracy.md]
+    python bench/bench_causes.py [--n 10000] [--draws 64] [--out bench/causes_accuracy.md] [--worlds 1,3]
 """
 
 from __future__ import annotations
@@ -61,7 +61,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--draws", type=int, default=64)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--worlds", default=None, help="comma list of world numbers (1-4; default all), for a smoke run")
     a = ap.parse_args()
+    worlds = list(WORLDS.items())
+    if a.worlds:
+        worlds = [worlds[int(k) - 1] for k in a.worlds.split(",")]
     lines = [f"# Named main risk type against the simulator's true cause\n",
              f"`python bench/bench_causes.py --n {a.n} --draws {a.draws}`; top 10 % listed, score year {YEARS[-1]}, "
              f"model trained on {YEARS[0]}–{YEARS[-2]}; a cause matters when removing it lowers the next-year "
@@ -70,7 +74,7 @@ def main() -> None:
              "|---|---|---|---|---|---|---|"]
     details = []
     avg: dict[str, list] = {}
-    for name, world in WORLDS.items():
+    for name, world in worlds:
         for r in measure(a.n, a.draws, world):
             lines.append(f"| {name} | {r['attribution']} | {r['listed']} | {r['with a cause that matters']} | "
                          f"{r['main = true']:.1%} | {r['true in first two']:.1%} | {r['named 其他']:.1%} |")
