@@ -326,7 +326,8 @@ def write_html_report(records_or_scored: Any, path: str | Path, model: Any = Non
         ".note{color:#666;font-size:12px}</style></head><body>",
         f"<h1>{html.escape(title)}（{html.escape(str(y))} 年数据）</h1>",
         "<p class='note'>风险概率为模型对下一年返贫/致贫的校准概率；优先排序 1 为最高风险，"
-        "同概率时按模型原始分、再按户编号排序。主要风险因素与风险类型来自对模型输出的精确加性分解。"
+        "同概率时按模型原始分、再按户编号排序。主要风险因素来自对模型输出的精确加性分解；风险类型份额为去掉"
+        "各项致贫原因（及明年可能遇到的疾病、灾害、失业冲击）后模型风险的下降，各类型份额之和等于风险概率。"
         "本报告不含姓名、证件号码、电话等个人信息。</p>",
         "<h2>概况</h2>", tables["概况"].to_html(index=False, border=0),
         "<h2>按风险等级</h2>", tables["按风险等级"].to_html(index=False, border=0, float_format=lambda v: f"{v:.3f}"),
