@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Optional
 
+import pandas as pd
 import typer
 from rich.console import Console
 
+from fanpin_risk._excel import percent_columns
 from fanpin_risk.api import cohort_backtest, train
 from fanpin_risk.io import read_panel
 from fanpin_risk.contract import to_chinese
@@ -19,10 +21,17 @@ from ._common import LINES_HELP, MODEL_HELP, load_model, panel_of, print_table, 
 console = Console()
 
 
+#: Probability columns of the tables written here (Chinese and English headers), shown as percentages in a workbook.
+_PERCENT = ["当前风险概率", "采取该措施后风险概率", "风险变化", "冲击前风险概率", "冲击后风险概率",
+            "risk_before", "risk_after", "delta"]
+
+
 def _write(df, path: Path, sheet: str = "Sheet1") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        df.to_excel(path, index=False, sheet_name=sheet)
+        with pd.ExcelWriter(path, engine="openpyxl") as xw:
+            df.to_excel(xw, index=False, sheet_name=sheet)
+            percent_columns(xw.sheets[sheet], _PERCENT, ["措施后风险：", "risk_"])
     else:
         df.to_csv(path, index=False, encoding="utf-8-sig")
 

@@ -241,7 +241,7 @@ def feasible_help(records: Any, model: Any = None, *, year: int | None = None, h
         One row per household: ``household_id``, area codes, ``risk_before``,
         ``best_measure``, ``best_measure_zh``, ``risk_after`` (≤ risk_before;
         equal when no feasible measure lowers it), ``delta`` (risk_after −
-        risk_before), ``text`` (e.g. "风险 0.31 → 0.12：公益岗位帮扶"),
+        risk_before), ``text`` (e.g. "风险 31.0% → 12.0%：公益岗位帮扶"),
         ``feasible_measures``, one ``risk_<measure>`` column per measure (NaN
         where not feasible), ``status``. Sorted by ``risk_before`` descending;
         households that cannot be scored keep their row with ``status``.
@@ -389,10 +389,10 @@ def _add_best(out: pd.DataFrame, R: pd.DataFrame, names: dict, feasible: dict, c
 def _texts(out: pd.DataFrame, helps: pd.Series) -> pd.Series:
     scored = out["risk_before"].notna()
     text = pd.Series(np.nan, index=out.index, dtype="str")
-    text[scored & helps] = [f"风险 {a:.2f} → {b:.2f}：{n}" for a, b, n in
+    text[scored & helps] = [f"风险 {a:.1%} → {b:.1%}：{n}" for a, b, n in
                             zip(out.loc[scored & helps, "risk_before"], out.loc[scored & helps, "risk_after"],
                                 out.loc[scored & helps, "best_measure_zh"])]
-    text[scored & ~helps] = [f"风险 {a:.2f}：无可行措施降低模型风险"
+    text[scored & ~helps] = [f"风险 {a:.1%}：无可行措施降低模型风险"
                              for a in out.loc[scored & ~helps, "risk_before"]]
     return text
 

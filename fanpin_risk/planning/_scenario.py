@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from fanpin_risk import contract
+from fanpin_risk._excel import percent_columns
 from fanpin_risk.errors import ContractError
 from fanpin_risk.models import resolve_model
 from fanpin_risk.panel import as_panel, select_year
@@ -394,7 +395,11 @@ class ScenarioResult:
             for name, tab in self.tables().items():
                 if zh:
                     tab = contract.to_chinese(tab, f"scenario_{name}")
-                tab.to_excel(xw, sheet_name=_SHEETS_ZH.get(name, name) if zh else name, index=False)
+                sheet = _SHEETS_ZH.get(name, name) if zh else name
+                tab.to_excel(xw, sheet_name=sheet, index=False)
+                if name == "households":
+                    percent_columns(xw.sheets[sheet], ["冲击前风险概率", "冲击后风险概率", "风险变化",
+                                                       "risk_before", "risk_after", "delta"])
         return path
 
 

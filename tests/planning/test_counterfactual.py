@@ -67,7 +67,7 @@ def test_best_measure_never_raises_risk(helped):
     assert has.any()
     risk_cols = [c for c in s.columns if c.startswith("risk_") and c not in ("risk_before", "risk_after")]
     np.testing.assert_allclose(s.loc[has, "risk_after"], s.loc[has, risk_cols].min(axis=1))
-    assert s.loc[has, "text"].str.match(r"^风险 \d\.\d\d → \d\.\d\d：").all()
+    assert s.loc[has, "text"].str.match(r"^风险 \d{1,3}\.\d% → \d{1,3}\.\d%：").all()
     assert (s.loc[~has, "delta"] == 0).all()
     assert len(helped) == helped["household_id"].nunique()
 
@@ -106,3 +106,23 @@ def test_cli_help_options(tmp_path, sim, model):
     en = tmp_path / "help_en.csv"
     r = CliRunner().invoke(app, ["help-options", str(src), "--model", str(mdir), "--top", "5", "-o", str(en), "--headers", "en"])
     assert r.exit_code == 0 and "risk_before" in pd.read_csv(en, encoding="utf-8-sig").columns
+
+
+def test_cli_help_options_workbook_shows_risks_as_percentages(tmp_path, sim, model):
+    import openpyxl
+
+    from fanpin_risk.cli import app, write_table
+
+    src = write_table(sim, tmp_path / "panel.csv")
+    mdir = model.save(tmp_path / "m")
+    out = tmp_path / "help.xlsx"
+    r = CliRunner().invoke(app, ["help-options", str(src), "--model", str(mdir), "--top", "10", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    ws = openpyxl.load_workbook(out)["帮扶措施测算"]
+    head = {c.value: c.column for c in ws[1]}
+    for name in ["当前风险概率", "采取该措施后风险概率", "风险变化", *[h for h in head if h.startswith("措施后风险：")]]:
+        cell = ws.cell(row=2, column=head[name])
+        assert cell.number_format == "0.0%", name
+    assert ws.cell(row=2, column=head["户编号"]).number_format == "General"
+    assert isinstance(ws.cell(row=2, column=head["当前风险概率"]).value, float)  # a number, still sortable
+    assert "%" in str(ws.cell(row=2, column=head["说明"]).value)
