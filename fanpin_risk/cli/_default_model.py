@@ -23,6 +23,17 @@ from fanpin_risk.tracking import run_url
 CAUSE_DRAWS = 32
 
 
+def _calibration_text(est: dict) -> str:
+    """How the shipped model's probabilities are calibrated, in the card's words."""
+    cal = est.get("calibrator") or {}
+    if cal.get("method") == "platt" and cal.get("fitted") is False:
+        return ("probabilities as the booster gives them (`calibration=\"none\"`, the default: a Platt step fitted on "
+                "fold models moved the level between years; docs/modeling.md)")
+    folds = ", ".join(est.get("calibration_folds") or [str(est.get("validation_fold"))])
+    return (f"{cal.get('method', 'platt').capitalize()} calibration fitted out of time on {folds} (each year predicted "
+            "by a model of the shipped size fitted on the years before it)")
+
+
 def build(n_households: int = 20_000, seed: int = 0, out: Path | None = None, n_boot: int = 200, log_to_mlflow: bool = True) -> dict:
     out = models_dir() if out is None else Path(out)
 
@@ -113,10 +124,8 @@ def model_card(model, bt, timings: dict, n: int, seed: int) -> str:
 Rebuild with `fanpin-risk train --default` (one command; simulates, backtests, trains, writes this card).
 
 ## Model
-- Kind: LightGBM ({meta['estimator'].get('best_iteration')} trees after early stopping, ≤ 300; {model._impl.state['params']['num_leaves']} leaves, learning rate {model._impl.state['params']['learning_rate']}), Platt calibration
-  fitted out of time on {', '.join(meta['estimator'].get('calibration_folds') or [str(meta['estimator'].get('validation_fold'))])}
-  (each year predicted by a model of the shipped size fitted on the years before it); booster refitted on all
-  labelled years with the early-stopped size.
+- Kind: LightGBM ({meta['estimator'].get('best_iteration')} trees after early stopping, ≤ 300; {model._impl.state['params']['num_leaves']} leaves, learning rate {model._impl.state['params']['learning_rate']}), {_calibration_text(meta['estimator'])};
+  booster refitted on all labelled years with the early-stopped size.
 - Model size and feature block: see "Audition" below.
 - Features: {len(model.feature_names_)} household-history features (`PanelFeatures`), dated at or before the scored year.
 - Package version {meta['package_version']}, model schema version {meta['schema_version']}, seed {meta['seed']}.

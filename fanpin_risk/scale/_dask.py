@@ -487,8 +487,8 @@ def train_dask(
         clf = lgb.DaskLGBMClassifier(client=client, n_estimators=n_trees, objective="binary", verbose=-1, **lp)
         return clf.fit(frame[names], frame["__y"]).to_local().booster_
 
-    if calib not in ("platt",):
-        raise ModelError("train_dask supports calibration='platt' only")
+    if calib not in ("platt", "none"):
+        raise ModelError(f"train_dask supports calibration='platt' or 'none', not {calib!r}")
     n_trees = max_trees
     if len(years) >= 2:
         # LightGBM's Dask interface cannot early-stop; grow to the cap on the earlier
@@ -509,7 +509,9 @@ def train_dask(
     else:
         b0, cal, fold, n_valid = None, None, "none (one training year)", 0
     booster = fit(xy, n_trees)
-    if cal is None:
+    if calib == "none":  # the booster's own probabilities, as in memory
+        cal = {"method": "platt", "a": 1.0, "b": 0.0, "fitted": False}
+    elif cal is None:
         va = _compute(client, xy.map_partitions(_raw_partition, booster, names, meta={"raw": "float64", "y": "int64"}))[0]
         cal = fit_platt(va["raw"].to_numpy(), va["y"].to_numpy())
     n_rows, pos = _compute(client, xy["__y"].count(), xy["__y"].sum())

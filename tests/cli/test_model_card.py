@@ -1,6 +1,6 @@
 """The default model's card states the audition and the calibration folds it was built with."""
 
-from fanpin_risk.cli._default_model import model_card
+from fanpin_risk.cli._default_model import _calibration_text, model_card
 from fanpin_risk.evaluation import backtest
 from fanpin_risk.models import train
 from fanpin_risk.simulate import simulate
@@ -15,7 +15,8 @@ def test_card_lists_the_audition_and_baselines():
     assert f"| {sel['chosen']} (chosen) |" in card
     for c in sel["candidates"]:
         assert c["name"] in card
-    assert ", ".join(m.metadata["estimator"]["calibration_folds"]) in card
+    est = m.metadata["estimator"]
+    assert _calibration_text(est) in card
     assert "| persistence |" in card and "| lightgbm_raw |" in card  # baselines beside the model
 
 
@@ -32,3 +33,11 @@ def test_card_states_the_named_cause_check():
     bt.cause_accuracy = None
     assert "Not measured (no cause record)" in model_card(m, bt, {"simulate_s": 1.0, "backtest_s": 2.0, "train_s": 3.0},
                                                           n=600, seed=3)
+
+
+def test_card_says_how_the_probabilities_are_calibrated():
+    none = _calibration_text({"calibrator": {"method": "platt", "a": 1.0, "b": 0.0, "fitted": False}, "calibration_folds": []})
+    assert 'calibration="none"' in none and "fitted out of time" not in none
+    platt = _calibration_text({"calibrator": {"method": "platt", "a": 0.9, "b": -0.2},
+                               "calibration_folds": ["year 2023", "year 2022"]})
+    assert platt.startswith("Platt calibration fitted out of time on year 2023, year 2022")

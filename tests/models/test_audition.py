@@ -37,9 +37,10 @@ def test_params_fix_the_choice(panel):
 
 
 def test_calibrator_pools_out_of_time_years(model, panel):
-    est = model.metadata["estimator"]
-    assert est["calibration_folds"] == ["year 2023", "year 2022"]
-    one = train(panel, params={"num_leaves": 7, "calibration_folds": 1})
+    assert model.metadata["estimator"]["calibration_folds"] == []  # the default ships the booster's probabilities
+    two = train(panel, params={"num_leaves": 7, "calibration": "platt"})
+    assert two.metadata["estimator"]["calibration_folds"] == ["year 2023", "year 2022"]
+    one = train(panel, params={"num_leaves": 7, "calibration": "platt", "calibration_folds": 1})
     assert one.metadata["estimator"]["calibration_folds"] == ["year 2023"]
 
 
@@ -65,3 +66,18 @@ def test_audition_needs_an_earlier_year():
     X = __import__("pandas").DataFrame({"a": np.arange(10.0)})
     out = audition(X, np.arange(10) % 2, np.full(10, 2024), np.arange(10).astype(str))
     assert out["chosen"] is None and "one labelled year" in out["reason"]
+
+
+def test_calibration_none_ships_the_boosters_own_probabilities(panel):
+    m = train(panel, params={"num_leaves": 7, "calibration": "none"})
+    est = m.metadata["estimator"]
+    assert est["calibrator"] == {"method": "platt", "a": 1.0, "b": 0.0, "fitted": False}
+    assert est["calibration_folds"] == []  # no fold models are fitted for it
+    X = m.features_.transform(panel)[m.feature_names_]
+    raw = m._impl.booster.predict(X.to_numpy(dtype=float), raw_score=True)
+    np.testing.assert_allclose(m._impl.calibrate(raw), 1.0 / (1.0 + np.exp(-raw)), rtol=1e-12)
+    anchored = train(panel, params={"num_leaves": 7, "calibration": "none", "calibration_anchor": "latest"})
+    cal = anchored.metadata["estimator"]["calibrator"]
+    assert cal["a"] == 1.0 and cal["b"] != 0.0 and "anchored_rate" in cal
+    with pytest.raises(Exception, match="calibration must be one of"):
+        train(panel, params={"num_leaves": 7, "calibration": "beta"})
