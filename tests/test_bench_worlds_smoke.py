@@ -54,3 +54,14 @@ def test_bench_worlds_quick(tmp_path):
             assert lo <= hi and -1.0 <= lo and hi <= 1.0, r
             assert lo - 1e-3 <= est <= hi + 1e-3, r  # the point estimate lies inside its bootstrap interval
     assert "lightgbm beats lightgbm_raw" in text
+
+    per_year = _table(text, "Per test year")
+    assert {r[0] for r in per_year} == worlds
+    for r in per_year:
+        assert all(0.0 <= float(c) <= 1.0 for c in r[2:]), r
+    later = _table(text, "The same difference from the second test year on")
+    assert {r[0] for r in later} == worlds
+    for r in later:
+        years = sorted(int(x) for x in r[1].split(", "))
+        first = min(int(q[1]) for q in per_year if q[0] == r[0])
+        assert years == sorted({int(q[1]) for q in per_year if q[0] == r[0]} - {first}), r  # all but the first
