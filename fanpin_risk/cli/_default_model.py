@@ -34,6 +34,42 @@ def _calibration_text(est: dict) -> str:
             "by a model of the shipped size fitted on the years before it)")
 
 
+def _md_table(text: str, heading: str) -> list[str]:
+    """Lines of the markdown table under the ``## `` heading that starts with ``heading`` (header included)."""
+    if "\n## " + heading not in text:
+        return []
+    part = text.split("\n## " + heading, 1)[1].split("\n## ", 1)[0]
+    return [ln for ln in part.splitlines() if ln.startswith("|")]
+
+
+def worlds_section(path: Path | None = None) -> str:
+    """The card's "Beyond this world" section: the world × model table of ``bench/worlds.md`` (issue 15).
+
+    The worlds are other simulator settings and two real public panels; the table is
+    copied from the benchmark's file (made by ``python bench/bench_worlds.py``), not
+    re-measured when the card is built.
+    """
+    path = models_dir().parent / "bench" / "worlds.md" if path is None else Path(path)
+    head = "## Beyond this world (other simulator settings, two real public panels)"
+    if not path.is_file():
+        return f"{head}\nNot available here: `python bench/bench_worlds.py` writes `bench/worlds.md`."
+    text = path.read_text(encoding="utf-8")
+    cmd = next((ln for ln in text.splitlines() if ln.startswith("Command:")), "")
+    main = _md_table(text, "Main table")
+    keep = main[:2] + [ln for ln in main[2:] if ln.split("|")[2].strip() in ("lightgbm", "lightgbm_raw", "oracle")]
+    out = [head, f"From `bench/worlds.md` ({cmd.removeprefix('Command: ').strip()}); rolling backtest pooled over the "
+           "test years, 95 % bootstrap intervals; lightgbm_raw = LightGBM with the library's defaults on the raw "
+           "contract columns; oracle = the simulator's own next-year probability.", "", *keep]
+    for title, label in (("Paired difference", "lightgbm − lightgbm_raw, every test year:"),
+                         ("The same difference from the second test year on",
+                          "lightgbm − lightgbm_raw from the second test year on (the first is fitted on one year):")):
+        rows = _md_table(text, title)
+        if rows:
+            out += ["", label, "", *rows]
+    out += ["", "Reading and the Brier floor: docs/modeling.md (\"Validated beyond one world\")."]
+    return "\n".join(out)
+
+
 def build(n_households: int = 20_000, seed: int = 0, out: Path | None = None, n_boot: int = 200, log_to_mlflow: bool = True) -> dict:
     out = models_dir() if out is None else Path(out)
 
@@ -153,6 +189,8 @@ Pooled 95 % bootstrap intervals ({bt.settings['n_boot']} resamples, stratified b
 {chr(10).join(ci)}
 
 {_cause_section(bt)}
+
+{worlds_section()}
 
 Timings on 2 shared cores: simulate {timings['simulate_s']:.0f} s, backtest (3 models × {len(bt.settings['test_years'])} years, bootstrap)
 {timings['backtest_s']:.0f} s, final training {timings['train_s']:.0f} s.

@@ -41,3 +41,17 @@ def test_card_says_how_the_probabilities_are_calibrated():
     platt = _calibration_text({"calibrator": {"method": "platt", "a": 0.9, "b": -0.2},
                                "calibration_folds": ["year 2023", "year 2022"]})
     assert platt.startswith("Platt calibration fitted out of time on year 2023, year 2022")
+
+
+def test_card_carries_the_world_table_of_the_benchmark(tmp_path):
+    from pathlib import Path
+
+    from fanpin_risk.cli._default_model import worlds_section
+
+    root = Path(__file__).resolve().parents[2]
+    sec = worlds_section(root / "bench" / "worlds.md")
+    assert sec.startswith("## Beyond this world") and "| lightgbm_raw |" in sec and "| LaborSupply | lightgbm |" in sec
+    assert "from the second test year on" in sec
+    # the shipped card holds the benchmark's current table (rebuild the card after re-running bench_worlds)
+    assert sec in (root / "models" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "Not available here" in worlds_section(tmp_path / "missing.md")
