@@ -9,7 +9,10 @@ is how every later stage turns ``model=`` into a model.
 from ._models import (
     AUDITION,
     AUDITION_MAX_ROWS,
+    CALIBRATION,
     CALIBRATION_FOLDS,
+    CALIBRATIONS,
+    booster_calibrator,
     anchor_platt,
     audition,
     EARLY_STOPPING,
@@ -29,6 +32,7 @@ from ._models import (
 
 __all__ = [
     "train", "load_model", "resolve_model", "RiskModel", "fit_on_features", "fit_platt", "lgb_params",
-    "audition", "anchor_platt", "AUDITION", "AUDITION_MAX_ROWS", "CALIBRATION_FOLDS",
+    "audition", "anchor_platt", "AUDITION", "AUDITION_MAX_ROWS", "CALIBRATION", "CALIBRATION_FOLDS",
+    "CALIBRATIONS", "booster_calibrator",
     "MODEL_KINDS", "LGB_DEFAULTS", "MAX_TREES", "EARLY_STOPPING", "MONOTONE", "SCHEMA_VERSION",
 ]

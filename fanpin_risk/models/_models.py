@@ -100,6 +100,12 @@ CALIBRATION = "none"
 #: Calibration methods ``train(params={"calibration": ...})`` accepts.
 CALIBRATIONS = ("platt", "isotonic", "none")
 
+
+def booster_calibrator() -> dict:
+    """The calibrator of ``calibration="none"``: Platt with a = 1, b = 0 (the booster's own
+    probabilities), kept in Platt's form so that ``calibration_anchor`` can move its level."""
+    return {"method": "platt", "a": 1.0, "b": 0.0, "fitted": False}
+
 #: Candidates of :func:`train`'s audition, chosen on the user's own data by the log loss on
 #: the last labelled year (out of time). The first is the earlier fixed default; the
 #: others add the whole-history/context features or make the trees smaller. No candidate
@@ -382,21 +388,11 @@ class _LightGBM:
                       callbacks=[lgb.early_stopping(es, verbose=False)])
         best = int(b.best_iteration or max_trees)
         raw_valid = b.predict(Xa[valid], num_iteration=best, raw_score=True, num_threads=predict_threads())
-        raws, ys, folds = [raw_valid], [y[valid]], [fold]
-        # earlier out-of-time years, each predicted by a model of the shipped size fitted on the years before it
-        more = uy[-opt["calibration_folds"]:-1] if len(uy) >= 3 and opt["calibration_folds"] > 1 and calib != "none" else []
-        for v in more:
-            before, at = years < v, years == v
-            if before.any() and len(np.unique(y[before])) == 2:
-                bv = lgb.train(p, lgb.Dataset(Xa[before], y[before], feature_name=list(X.columns)), num_boost_round=best)
-                raws.append(bv.predict(Xa[at], raw_score=True, num_threads=predict_threads()))
-                ys.append(y[at])
-                folds.append(f"year {int(v)}")
-        raw_cal, y_cal = np.concatenate(raws), np.concatenate(ys)
-        if calib == "none":  # the booster's probabilities; as Platt with a = 1, b = 0 so that an anchor can move it
-            cal, folds = {"method": "platt", "a": 1.0, "b": 0.0, "fitted": False}, []
+        if calib == "none":
+            cal, folds = booster_calibrator(), []
         else:
-            cal = _fit_isotonic(raw_cal, y_cal) if calib == "isotonic" else fit_platt(raw_cal, y_cal)
+            cal, folds = self._fold_calibrator(p, Xa, X.columns, y, years, valid, raw_valid, fold, best, calib,
+                                               opt["calibration_folds"])
         if opt["calibration_anchor"] == "latest" and cal["method"] == "platt":
             cal = anchor_platt(cal, raw_valid, y[valid])
         elif opt["calibration_anchor"] not in (None, "latest"):
@@ -408,6 +404,24 @@ class _LightGBM:
                       "valid_rows": int(valid.sum()), "calibration_folds": folds,
                       "calibration_anchor": opt["calibration_anchor"]}
         return self
+
+    @staticmethod
+    def _fold_calibrator(p, Xa, columns, y, years, valid, raw_valid, fold, best, calib, n_folds):
+        """Platt or isotonic on pooled out-of-time margins: the last year's, and earlier years' each predicted by
+        a model of the shipped size fitted on the years before it."""
+        import lightgbm as lgb
+
+        uy = np.unique(years)
+        raws, ys, folds = [raw_valid], [y[valid]], [fold]
+        for v in (uy[-n_folds:-1] if len(uy) >= 3 and n_folds > 1 else []):
+            before, at = years < v, years == v
+            if before.any() and len(np.unique(y[before])) == 2:
+                bv = lgb.train(p, lgb.Dataset(Xa[before], y[before], feature_name=list(columns)), num_boost_round=best)
+                raws.append(bv.predict(Xa[at], raw_score=True, num_threads=predict_threads()))
+                ys.append(y[at])
+                folds.append(f"year {int(v)}")
+        raw_cal, y_cal = np.concatenate(raws), np.concatenate(ys)
+        return (_fit_isotonic(raw_cal, y_cal) if calib == "isotonic" else fit_platt(raw_cal, y_cal)), folds
 
     def predict_raw(self, X):
         return self.booster.predict(X.to_numpy(dtype=np.float64), raw_score=True, num_threads=predict_threads())

@@ -37,7 +37,7 @@ import pandas as pd
 from fanpin_risk import contract
 from fanpin_risk._version import __version__
 from fanpin_risk.errors import ContractError, ModelError
-from fanpin_risk.models import SCHEMA_VERSION, RiskModel, fit_platt, lgb_params, resolve_model
+from fanpin_risk.models import SCHEMA_VERSION, RiskModel, booster_calibrator, fit_platt, lgb_params, resolve_model
 from fanpin_risk.explain import exposure_counts, wages_per_worker
 from fanpin_risk.panel import CATEGORICAL, PanelFeatures, as_panel, make_labels
 from fanpin_risk.scoring import (
@@ -502,15 +502,18 @@ def train_dask(
             loss_path_partition, b0, names, leaves,
             meta={**{f"t{k}": "float64" for k in range(T)}, "n": "float64"}))[0].sum()
         n_trees = early_stop(path[[f"t{k}" for k in range(T)]].to_numpy() / max(path["n"], 1.0), patience)
-        va = _compute(client, valid.map_partitions(
-            _raw_partition, b0, names, n_trees, meta={"raw": "float64", "y": "int64"}))[0]
-        cal = fit_platt(va["raw"].to_numpy(), va["y"].to_numpy())
-        fold, n_valid = f"year {years[-1]}", len(va)
+        if calib == "platt":
+            va = _compute(client, valid.map_partitions(
+                _raw_partition, b0, names, n_trees, meta={"raw": "float64", "y": "int64"}))[0]
+            cal, n_valid = fit_platt(va["raw"].to_numpy(), va["y"].to_numpy()), len(va)
+        else:
+            cal, n_valid = None, int(_compute(client, valid["__y"].count())[0])
+        fold = f"year {years[-1]}"
     else:
         b0, cal, fold, n_valid = None, None, "none (one training year)", 0
     booster = fit(xy, n_trees)
     if calib == "none":  # the booster's own probabilities, as in memory
-        cal = {"method": "platt", "a": 1.0, "b": 0.0, "fitted": False}
+        cal = booster_calibrator()
     elif cal is None:
         va = _compute(client, xy.map_partitions(_raw_partition, booster, names, meta={"raw": "float64", "y": "int64"}))[0]
         cal = fit_platt(va["raw"].to_numpy(), va["y"].to_numpy())

@@ -107,6 +107,24 @@ def test_train_dask_close_to_in_memory(client, panel):
     mono = dm.params["monotone_constraints"]
     assert mono == mm.params["monotone_constraints"] and any(v == -1 for v in mono) and any(v == 1 for v in mono)
     assert mono[dm.feature_names_.index("ratio_to_line")] == -1
+    # the default ships the booster's own probabilities, as in memory; the held-out year is still counted
+    from fanpin_risk.models import booster_calibrator
+
+    est = dm.metadata["estimator"]
+    assert est["calibrator"] == booster_calibrator() == mm.metadata["estimator"]["calibrator"]
+    held_out = int(((train_part["year"] == 2022) & make_labels(train_part)["label"].notna()).sum())
+    assert est["validation_fold"] == "year 2022" and est["valid_rows"] == held_out
+
+
+def test_train_dask_platt_fits_on_the_held_out_year(client, panel):
+    train_part = panel[panel["year"] <= 2023]
+    dm = fanpin_risk.train(dd.from_pandas(train_part, npartitions=2), client=client,
+                           params={"n_estimators": 20, "calibration": "platt"}, log_to_mlflow=False)
+    cal = dm.metadata["estimator"]["calibrator"]
+    assert cal["method"] == "platt" and "fitted" not in cal and (cal["a"], cal["b"]) != (1.0, 0.0)
+    with pytest.raises(ModelError, match="platt' or 'none'"):
+        fanpin_risk.train(dd.from_pandas(train_part, npartitions=2), client=client,
+                          params={"calibration": "isotonic"}, log_to_mlflow=False)
 
 
 def test_train_dask_rejects_other_models(client, panel):
