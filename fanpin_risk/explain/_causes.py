@@ -380,9 +380,30 @@ def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
     return frame[col].to_numpy(dtype="float64", na_value=np.nan) if col in frame.columns else np.full(len(frame), np.nan)
 
 
+#: Money columns whose usual level is read against the line: incomes grow with the line
+#: (4000 in 2020, 7600 in 2025 in the reference series), so the median yuan of earlier
+#: years is below what is usual for the household now.
+_LINE_INDEXED = frozenset({"net_income_per_capita", *_INCOME_SIGN})
+
+
 def _usual(ctx: _Context, col: str) -> np.ndarray:
-    """Median of each explained household's earlier records of ``col`` (NaN without any)."""
+    """Each explained household's usual level of ``col`` over its earlier records (NaN without any).
+
+    Counts (months, workers): the median of the earlier records. Money: the
+    median of the earlier records ÷ their line, × the explained record's line
+    (the plain median where the lines are missing).
+    """
     v = _num(ctx.frame, col)
+    plain = _median_earlier(ctx, v)
+    if col not in _LINE_INDEXED:
+        return plain
+    line = _num(ctx.frame, "monitoring_line")
+    line = np.where(line > 0, line, np.nan)
+    indexed = _median_earlier(ctx, v / line) * line[ctx.target]
+    return np.where(np.isfinite(indexed), indexed, plain)
+
+
+def _median_earlier(ctx: _Context, v: np.ndarray) -> np.ndarray:
     earlier = np.ones(len(v), dtype=bool)
     earlier[ctx.target] = False
     ok = earlier & np.isfinite(v)

@@ -303,3 +303,20 @@ def test_a_tie_with_lack_of_labour_names_lack_of_labour_first():
     assert types[0] == ["缺劳动力", "因残"] and types[2] == ["因病", "因残"]
     text = format_cause_parts(parts)
     assert text[0].startswith("缺劳动力 20.0个百分点；因残 20.0个百分点") and text[1].startswith("因残 21.0")
+
+
+def test_usual_income_is_read_against_the_line():
+    """Money back to its usual level means the usual standing against the line, not the yuan of years when the
+    line was lower; counts (months, workers) keep their plain median."""
+    from fanpin_risk.explain._causes import _Context, _usual
+
+    frame = pd.DataFrame({"household_id": ["a"] * 4 + ["b"] * 2,
+                          "year": [2021, 2022, 2023, 2024, 2023, 2024],
+                          "monitoring_line": [6000.0, 6500.0, 7000.0, 7300.0, np.nan, np.nan],
+                          "net_income_per_capita": [9000.0, 9750.0, 3500.0, 3650.0, 8000.0, 2000.0],
+                          "migrant_work_months": [10.0, 11.0, 2.0, 1.0, 6.0, 0.0]})
+    ctx = _Context(frame, np.array([3, 5]), np.array([0, 0, 0, 0, 1, 1]), 0.0)
+    # a: earlier ratios 1.5, 1.5, 0.5 → median 1.5 × this year's 7300 (the plain median would be 9000)
+    # b: no line on record → the plain median of its earlier income
+    np.testing.assert_allclose(_usual(ctx, "net_income_per_capita"), [1.5 * 7300.0, 8000.0])
+    np.testing.assert_allclose(_usual(ctx, "migrant_work_months"), [10.0, 6.0])
