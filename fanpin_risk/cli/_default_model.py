@@ -34,6 +34,17 @@ def _calibration_text(est: dict) -> str:
             "by a model of the shipped size fitted on the years before it)")
 
 
+def _line_text(feats) -> str:
+    """The card's line of how the records are judged against the line (``PanelFeatures.line_ahead``)."""
+    if not getattr(feats, "line_ahead", False):
+        return "- Each record is judged against its own year's monitoring line."
+    g = feats.line_growth_
+    proj = f"× {g:.4f} (the schedule's mean growth, the change of standard left out)" if g else "unchanged"
+    return ("- Each record is judged against the next year's monitoring line, the line its outcome is judged against "
+            f"(`line_ahead`): the province's line of t + 1 from the records or the fitted schedule; the scored year's "
+            f"line is projected {proj}.")
+
+
 def _md_table(text: str, heading: str) -> list[str]:
     """Lines of the markdown table under the ``## `` heading that starts with ``heading`` (header included)."""
     if "\n## " + heading not in text:
@@ -164,6 +175,7 @@ Rebuild with `fanpin-risk train --default` (one command; simulates, backtests, t
   booster refitted on all labelled years with the early-stopped size.
 - Model size and feature block: see "Audition" below.
 - Features: {len(model.feature_names_)} household-history features (`PanelFeatures`), dated at or before the scored year.
+{_line_text(model.features_)}
 - Package version {meta['package_version']}, model schema version {meta['schema_version']}, seed {meta['seed']}.
 {run_links(run, bt.run_ids)}
 

@@ -6,7 +6,11 @@ had; ``transform`` is pure: the features of household *h* in year *t* depend on
 *h*'s own records of years ≤ *t* (lags are taken within the household's history,
 sorted by year; gaps in the history are measured, not assumed away) and, in the
 history block, on the other households of its village and county in year *t*
-(leave-one-out context, :mod:`fanpin_risk.panel._history`); never on a later year.
+(leave-one-out context, :mod:`fanpin_risk.panel._history`); never on a later year's
+outcome. One thing of year *t* + 1 is read when ``line_ahead`` is on: the monitoring
+line then in force, a published policy figure (the province's line of *t* + 1 where
+the records or the fitted schedule hold it, else a projection), so that every record
+is judged against the line its outcome will be judged against.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ INPUT_COLUMNS = (
 
 # Identifier and place columns: read elsewhere (household_id) or not at all.
 _NOT_READ = frozenset({"household_id", "province", "county_code", "township_code", "village_code"})
+
+#: A rise of the line by this factor or more from one year to the next is a change of
+#: standard (2020 → 2021: 4000 → 6000, 1.5 ×), not growth: it is never projected forward.
+LINE_CHANGE = 1.25
 
 
 def _f(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -112,6 +120,83 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {
 }
 
 
+def _provinces(X: pd.DataFrame) -> pd.Series:
+    """Province of each record as text ("" where the records have none): the key of the line schedule."""
+    if "province" not in X.columns:
+        return pd.Series("", index=X.index, dtype="object")
+    return X["province"].astype("object").where(X["province"].notna(), "").astype("str")
+
+
+def line_schedule(X: pd.DataFrame, counts: pd.DataFrame | None = None) -> dict:
+    """Median monitoring line of each (province, year) of the records.
+
+    ``counts`` (columns province, year, line, n: how many records carry each
+    line) gives the same schedule for records that are not in memory at once.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> line_schedule(pd.DataFrame({"province": ["贵州", "贵州", "贵州"], "year": [2022, 2023, 2023],
+    ...                             "monitoring_line": [6800.0, 7300.0, 7300.0]}))
+    {('贵州', 2022): 6800.0, ('贵州', 2023): 7300.0}
+    """
+    if counts is None:
+        if "monitoring_line" not in X.columns or "year" not in X.columns:
+            return {}
+        counts = line_counts(X)
+    c = counts[(counts["n"] > 0) & (counts["line"] > 0)].sort_values(["province", "year", "line"])
+    out = {}
+    for (p, y), g in c.groupby(["province", "year"], sort=True):
+        cum, half = g["n"].cumsum().to_numpy(), g["n"].sum() / 2.0
+        v = g["line"].to_numpy()
+        i = int(np.searchsorted(cum, half, side="left"))
+        # the median of the records: the middle value, or the mean of the two middle ones
+        out[(str(p), int(y))] = float((v[i] + v[i + 1]) / 2.0 if cum[i] == half and i + 1 < len(v) else v[i])
+    return out
+
+
+def line_counts(X: pd.DataFrame) -> pd.DataFrame:
+    """Records per (province, year, line): what :func:`line_schedule` reads; tables of parts add up."""
+    year, line = _f(X, "year"), _f(X, "monitoring_line")
+    ok = np.isfinite(year) & np.isfinite(line) & (line > 0)
+    pcode, puniq = pd.factorize(_provinces(X), sort=False)
+    df = pd.DataFrame({"p": pcode[ok], "year": year[ok].astype("int64"), "line": line[ok]})
+    out = df.groupby(["p", "year", "line"], sort=True).size().rename("n").reset_index()
+    out.insert(0, "province", np.asarray(puniq, dtype=object)[out.pop("p").to_numpy()].astype(str))
+    return out
+
+
+def line_growth(lines: dict) -> float | None:
+    """Geometric mean of the year-on-year growth of a schedule, changes of standard left out (None: no pair)."""
+    g = [lines[(p, y + 1)] / v for (p, y), v in lines.items() if (p, y + 1) in lines]
+    g = [r for r in g if 1.0 / LINE_CHANGE < r < LINE_CHANGE]
+    return float(np.exp(np.mean(np.log(g)))) if g else None
+
+
+def forward_line(X: pd.DataFrame, year: np.ndarray, line: np.ndarray, lines: dict, growth: float | None) -> np.ndarray:
+    """Each record's line scaled to its province's line of the following year.
+
+    The next year's line is the records' own schedule (median per province and
+    year), else the fitted ``lines``; where neither holds it, this year's line
+    × ``growth`` (× 1 when None). A record whose line differs from its
+    province's median keeps that difference.
+    """
+    n = len(line)
+    if n == 0:
+        return line
+    pcode, puniq = pd.factorize(_provinces(X), sort=False)
+    yi = np.where(np.isfinite(year), year, 0).astype("int64")  # year 0 is in no schedule
+    # unique (province, year) pairs first: a province-size panel has a few dozen of them
+    codes, uniq = pd.factorize(pcode.astype("int64") * 100_000 + yi)
+    sched = {**lines, **line_schedule(X)}
+    up, uy = np.asarray(puniq, dtype=object)[uniq // 100_000], uniq % 100_000
+    cur = np.array([sched.get((p, int(y)), np.nan) for p, y in zip(up, uy)], dtype="float64")
+    nxt = np.array([sched.get((p, int(y) + 1), np.nan) for p, y in zip(up, uy)], dtype="float64")
+    g = 1.0 if growth is None else float(growth)
+    factor = np.where(np.isfinite(cur) & np.isfinite(nxt) & (cur > 0), nxt / np.where(cur > 0, cur, 1.0), g)
+    return line * factor[codes]
+
+
 class PanelFeatures(TransformerMixin, BaseEstimator):
     """Features of each household-year from its own history up to that year.
 
@@ -132,6 +217,16 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
         earning capacity, shock counts, illness, disability and assistance over
         every record ≤ t, and leave-one-out shares of the same village and
         county hit by disasters, job loss and illness in the same year.
+    line_ahead : bool, default True
+        Judge each record of year t against the line of year t + 1, the line
+        its outcome is judged against: every ratio to the line (this year's,
+        the lags', the history's, the context's) is computed against the
+        province's next-year line (the median line of the province's records
+        of t + 1, else the fitted schedule ``lines_``), and where neither holds
+        it, against this year's line × ``line_growth_``. Without it, a model
+        trained across a change of standard (4000 → 6000 in 2021) learns that
+        1.3 × the line is poor and then over-predicts every later year
+        (docs/modeling.md).
 
     Attributes
     ----------
@@ -139,6 +234,13 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
         Category levels seen in ``fit`` (one-hot columns; unseen levels → all 0).
     input_columns_ : list of str
         Raw columns present at fit; ``transform`` refuses data missing any.
+    lines_ : dict of (str, int) to float
+        Median monitoring line of each (province, year) in the fit data
+        (``line_ahead`` only; province "" where the records have none).
+    line_growth_ : float or None
+        Geometric mean of the year-on-year growth of ``lines_`` below
+        :data:`LINE_CHANGE`: the projection of a line not yet known (None:
+        no such pair, the line is taken as unchanged).
     feature_names_out_ : ndarray of str
     n_features_in_ : int
         Columns of the panel seen in ``fit``.
@@ -164,17 +266,20 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
         "max_gap": [Interval(Integral, 1, None, closed="left")],
         "clip_ratio": [Interval(Real, 0, None, closed="neither")],
         "history_block": ["boolean"],
+        "line_ahead": ["boolean"],
     }
 
-    def __init__(self, n_history: int = 3, max_gap: int = 2, clip_ratio: float = 20.0, history_block: bool = True):
+    def __init__(self, n_history: int = 3, max_gap: int = 2, clip_ratio: float = 20.0, history_block: bool = True,
+                 line_ahead: bool = True):
         self.n_history = n_history
         self.max_gap = max_gap
         self.clip_ratio = clip_ratio
         self.history_block = history_block
+        self.line_ahead = line_ahead
 
     # ------------------------------------------------------------------ sklearn API
     def fit(self, X: pd.DataFrame, y=None):
-        """Learn category levels and the raw columns present.
+        """Learn category levels, the raw columns present and the line schedule.
 
         Parameters
         ----------
@@ -194,6 +299,7 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
             c: sorted(str(v) for v in X[c].dropna().unique()) if c in X.columns else [] for c in CATEGORICAL
         }
         self.input_columns_ = [c for c in INPUT_COLUMNS if c in X.columns]
+        self._set_schedule(line_schedule(X) if self.line_ahead else {})
         self.feature_names_out_ = np.array(self._names(), dtype=object)
         return self
 
@@ -244,30 +350,46 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
         """Fitted state as JSON-able dict (for saving without pickle)."""
         self._check_fitted()
         return {"params": self.get_params(), "levels": self.levels_, "input_columns": list(self.input_columns_),
-                "feature_names": list(self.feature_names_out_)}
+                "feature_names": list(self.feature_names_out_),
+                "lines": [[p, int(y), float(v)] for (p, y), v in sorted(self.lines_.items())]}
 
     @classmethod
     def from_json(cls, d: dict) -> "PanelFeatures":
         """Rebuild a fitted transformer from :meth:`get_params_json`."""
-        # models saved before the history block existed were fitted without it
-        obj = cls(**{"history_block": False, **d["params"]})
+        # models saved before the history block or the line ahead existed were fitted without them
+        obj = cls(**{"history_block": False, "line_ahead": False, **d["params"]})
         obj.levels_ = {k: list(v) for k, v in d["levels"].items()}
         obj.input_columns_ = list(d["input_columns"])
+        obj._set_schedule({(str(p), int(y)): float(v) for p, y, v in d.get("lines", [])})
         obj.feature_names_out_ = np.array(obj._names(), dtype=object)
         if list(obj.feature_names_out_) != list(d["feature_names"]):
             raise ModelError("saved feature list does not match this version's PanelFeatures; retrain the model")
         return obj
 
     @classmethod
-    def from_levels(cls, levels: dict, input_columns, **params) -> "PanelFeatures":
-        """A fitted transformer from category levels and input columns found elsewhere (e.g. per Dask partition)."""
+    def from_levels(cls, levels: dict, input_columns, lines: dict | None = None, **params) -> "PanelFeatures":
+        """A fitted transformer from category levels, input columns and the line schedule found elsewhere
+        (e.g. per Dask partition; ``lines`` as :func:`line_schedule` returns it)."""
         obj = cls(**params)
         obj.levels_ = {c: sorted(levels.get(c, [])) for c in CATEGORICAL}
         obj.input_columns_ = [c for c in INPUT_COLUMNS if c in set(input_columns)]
+        obj._set_schedule(dict(lines or {}) if obj.line_ahead else {})
         obj.feature_names_out_ = np.array(obj._names(), dtype=object)
         return obj
 
     # ------------------------------------------------------------------ internals
+    def _set_schedule(self, lines: dict):
+        self.lines_ = lines
+        self.line_growth_ = line_growth(lines)
+
+    def _line(self, X: pd.DataFrame, plan: dict) -> np.ndarray:
+        """The line each record of X is judged against, in X's row order (computed once per plan)."""
+        if "line" not in plan:
+            line = _f(X, "monitoring_line")
+            plan["line"] = forward_line(X, plan["year"], line, getattr(self, "lines_", {}),
+                                        getattr(self, "line_growth_", None)) if self.line_ahead else line
+        return plan["line"]
+
     def _check_fitted(self):
         check_is_fitted(self, "levels_")  # sklearn's NotFittedError, as every estimator raises
 
@@ -348,8 +470,9 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
 
     def _ordered_core(self, X: pd.DataFrame, plan: dict) -> dict[str, np.ndarray]:
         srt = plan["srt"]
-        return self._core(lambda name: _fs(X[name])[srt] if name in X.columns else np.full(len(srt), np.nan),
-                          float(self.clip_ratio))
+        line = self._line(X, plan)[srt]
+        return self._core(lambda name: line if name == "monitoring_line" else
+                          _fs(X[name])[srt] if name in X.columns else np.full(len(srt), np.nan), float(self.clip_ratio))
 
     def _history(self, X: pd.DataFrame, plan: dict) -> dict[str, np.ndarray]:
         """The history block over every ordered record of X, computed once per plan."""
@@ -423,7 +546,11 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
 
         whole = len(out_pos) == n and len(U) == n
 
+        line_all = self._line(X, plan)
+
         def col(c: str, pos: np.ndarray) -> np.ndarray:
+            if c == "monitoring_line":
+                return line_all[pos]
             if c not in X.columns:
                 return np.full(len(pos), np.nan)
             if whole:

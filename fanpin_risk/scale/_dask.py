@@ -39,7 +39,7 @@ from fanpin_risk._version import __version__
 from fanpin_risk.errors import ContractError, ModelError
 from fanpin_risk.models import SCHEMA_VERSION, RiskModel, booster_calibrator, fit_platt, lgb_params, resolve_model
 from fanpin_risk.explain import exposure_counts, wages_per_worker
-from fanpin_risk.panel import CATEGORICAL, PanelFeatures, as_panel, make_labels
+from fanpin_risk.panel import CATEGORICAL, PanelFeatures, as_panel, line_counts, line_schedule, make_labels
 from fanpin_risk.scoring import (
     NOT_EXPLAINED,
     REASONS_ALL_MAX,
@@ -113,9 +113,9 @@ def _needs_context(feats) -> bool:
     return isinstance(feats, PanelFeatures) and bool(feats.history_block)
 
 
-def _totals_partition(pdf: pd.DataFrame, lines) -> pd.DataFrame:
+def _totals_partition(pdf: pd.DataFrame, lines, feats=None) -> pd.DataFrame:
     """The partition's sums and counts of the context quantities (households are whole here)."""
-    feats = PanelFeatures()
+    feats = feats if feats is not None else PanelFeatures()
     if len(pdf) == 0:
         return feats.context_totals(pd.DataFrame({"household_id": pd.Series(dtype="str"), "year": pd.Series(dtype="float64")}))
     df = as_panel(pdf.reset_index(drop=True), lines=lines, unusable="keep")
@@ -129,7 +129,7 @@ class _Totals:
         self.frame = frame
 
 
-def context_totals_dask(parts, client, lines=None) -> pd.DataFrame | None:
+def context_totals_dask(parts, client, lines=None, feats=None) -> pd.DataFrame | None:
     """Village and county context totals of the whole Dask panel, summed over partitions (a small table).
 
     The in-memory features take each household's context from the other records
@@ -137,18 +137,18 @@ def context_totals_dask(parts, client, lines=None) -> pd.DataFrame | None:
     them, so the partitions read these totals instead
     (:meth:`fanpin_risk.panel.PanelFeatures.context`).
     """
-    meta = _totals_partition(parts._meta, lines)
-    t = _compute(client, parts.map_partitions(_totals_partition, lines, meta=meta))[0]
+    meta = _totals_partition(parts._meta, lines, feats)
+    t = _compute(client, parts.map_partitions(_totals_partition, lines, feats, meta=meta))[0]
     if not len(t):
         return t
     return t.groupby(["level", "code", "year"], sort=True, as_index=False).sum()
 
 
-def _with_context(pdf: pd.DataFrame, totals, lines) -> pd.DataFrame:
+def _with_context(pdf: pd.DataFrame, totals, lines, feats=None) -> pd.DataFrame:
     """The partition's records with the whole panel's context columns attached."""
     if totals is None or len(pdf) == 0:
         return pdf
-    feats = PanelFeatures()
+    feats = feats if feats is not None else PanelFeatures()
     df = as_panel(pdf, lines=lines, unusable="keep")
     ctx = feats.context(df, totals.frame)
     # the canonical frame: reading a non-canonical one again would set the extra columns aside
@@ -158,7 +158,7 @@ def _with_context(pdf: pd.DataFrame, totals, lines) -> pd.DataFrame:
 def _score_partition(pdf: pd.DataFrame, model, y: int, kw: dict, totals=None) -> pd.DataFrame:
     if len(pdf) == 0:
         return _score_meta(True)
-    pdf = _with_context(pdf.reset_index(drop=True), totals, kw.get("lines"))
+    pdf = _with_context(pdf.reset_index(drop=True), totals, kw.get("lines"), getattr(model, "features_", None))
     yrs = pd.to_numeric(pdf["year"], errors="coerce")
     if not (yrs == y).any():  # no household here has a record in the scored year
         panel = as_panel(pdf, lines=kw.get("lines"), unusable="keep")
@@ -238,7 +238,8 @@ def score_dask(
         if not _compute(client, (years == y).any())[0]:
             raise ContractError(f"no record for year {y} in the records")
     parts = _by_household(ddf, partition_on, client)
-    totals = _Totals(context_totals_dask(parts, client, lines)) if _needs_context(getattr(model, "features_", None)) else None
+    mfeats = getattr(model, "features_", None)
+    totals = _Totals(context_totals_dask(parts, client, lines, mfeats)) if _needs_context(mfeats) else None
     kw = {"reasons": "none", "lines": lines, "tier_cutoffs": cut, "attribute_shocks": attribute_shocks}
     res = _compute(client, parts.map_partitions(_score_partition, model, y, kw, totals, meta=_score_meta(True)))[0]
     res = res.reset_index(drop=True)
@@ -320,7 +321,24 @@ def _levels_partition(pdf: pd.DataFrame, label: str, horizon: int, lines) -> pd.
     has = make_labels(df, label, horizon=horizon)["label"].notna().to_numpy()
     out = [pd.DataFrame({"column": c, "value": df.loc[has, c].dropna().astype("str").unique()})
            for c in CATEGORICAL if c in df.columns]
+    # the line schedule of the labelled records, as counts that add up over partitions
+    lc = line_counts(df[has])
+    out.append(pd.DataFrame({"column": _LINES, "value": lc["province"] + "\x1f" + lc["year"].astype("str") + "\x1f"
+                             + lc["line"].map(repr) + "\x1f" + lc["n"].astype("str")}))
     return pd.concat([empty, *out], ignore_index=True).astype("str")
+
+
+_LINES = "__lines__"  # the "column" of the line-count rows of _levels_partition (no contract column is named so)
+
+
+def _schedule(lv: pd.DataFrame) -> dict:
+    """The line schedule of the whole panel from the line-count rows of every partition."""
+    rows = lv.loc[lv["column"] == _LINES, "value"].str.split("\x1f", expand=True, regex=False)
+    if not len(rows):
+        return {}
+    counts = pd.DataFrame({"province": rows[0], "year": rows[1].astype("int64"), "line": rows[2].astype("float64"),
+                           "n": rows[3].astype("int64")})
+    return line_schedule(None, counts.groupby(["province", "year", "line"], as_index=False)["n"].sum())
 
 
 def _features_partition(pdf: pd.DataFrame, feats, label: str, horizon: int, lines, totals=None) -> pd.DataFrame:
@@ -467,10 +485,10 @@ def train_dask(
     lv = _compute(client, parts.map_partitions(_levels_partition, label, horizon, lines,
                                                meta={"column": "str", "value": "str"}))[0]
     levels = {c: set(lv.loc[lv["column"] == c, "value"]) for c in CATEGORICAL}
-    feats = PanelFeatures.from_levels(levels, ddf.columns, **(feature_params or {}))
+    feats = PanelFeatures.from_levels(levels, ddf.columns, lines=_schedule(lv), **(feature_params or {}))
     names = list(feats.get_feature_names_out())
 
-    totals = _Totals(context_totals_dask(parts, client, lines)) if _needs_context(feats) else None
+    totals = _Totals(context_totals_dask(parts, client, lines, feats)) if _needs_context(feats) else None
     xy = parts.map_partitions(_features_partition, feats, label, horizon, lines, totals, meta=_xy_meta(names))
     xy = client.persist(xy)
     years = sorted(int(v) for v in _compute(client, xy["__year"].unique())[0])

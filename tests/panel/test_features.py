@@ -92,3 +92,75 @@ def test_text_columns_as_text(panel):
                                                   "risk_job", "risk_labor"]))
     had = panel.loc[panel.index[:5], "risk_type_1"].notna().to_numpy()
     assert (b["n_risk_types"].iloc[:5].to_numpy() == a["n_risk_types"].iloc[:5].to_numpy() - had).all()
+
+
+# ---------------------------------------------------------------- the line ahead
+def _lines_panel():
+    p = make_panel(60, years=range(2020, 2025), seed=5)
+    return p.assign(monitoring_line=p["year"].map({2020: 4000.0, 2021: 6000.0, 2022: 6360.0, 2023: 6741.6, 2024: 7146.1}))
+
+
+def test_line_ahead_judges_each_record_against_the_next_line():
+    p = _lines_panel()
+    pc = p["net_income_per_capita"]
+    pf = PanelFeatures(line_ahead=True, history_block=False).fit(p[p["year"] <= 2023])
+    assert pf.lines_[("全国", 2021)] == 6000.0 and ("全国", 2024) not in pf.lines_
+    # growth of the schedule without the change of standard (4000 → 6000): 6 % a year
+    assert pf.line_growth_ == pytest.approx(1.06)
+    X = pf.transform(p)
+    for y, nxt in ((2020, 6000.0), (2021, 6360.0), (2023, 7146.1)):  # the records' own next line
+        m = (p["year"] == y) & (pc.abs() < 20 * nxt)
+        np.testing.assert_allclose(X.loc[m, "ratio_to_line"], pc[m] / nxt)
+        np.testing.assert_allclose(X.loc[m, "gap_to_line"], pc[m] - nxt)
+    # the last year of the records: projected with the schedule's growth
+    m = (p["year"] == 2024) & (pc.abs() < 20 * 7146.1)
+    np.testing.assert_allclose(X.loc[m, "ratio_to_line"], pc[m] / (7146.1 * 1.06))
+    # without it: this year's line
+    X0 = PanelFeatures(line_ahead=False, history_block=False).fit(p).transform(p)
+    m = (p["year"] == 2020) & (pc.abs() < 20 * 4000)
+    np.testing.assert_allclose(X0.loc[m, "ratio_to_line"], pc[m] / 4000.0)
+
+
+def test_line_ahead_keeps_a_record_s_own_line_and_the_province():
+    p = _lines_panel()
+    q = p[p["year"] <= 2022].copy()
+    hh = q["household_id"].unique()[:20]
+    gz = q["household_id"].isin(hh)
+    q.loc[gz, "province"] = "贵州"
+    q.loc[gz & (q["year"] == 2022), "monitoring_line"] = 7300.0
+    row = q.index[~gz & (q["year"] == 2021)][0]
+    q.loc[row, "monitoring_line"] = 5000.0  # a county's own line: its difference from the province carries over
+    X = PanelFeatures(history_block=False).fit(q).transform(q)
+    pc = q["net_income_per_capita"]
+    m = gz & (q["year"] == 2021)
+    np.testing.assert_allclose(X.loc[m, "ratio_to_line"], np.clip(pc[m] / 7300.0, -20, 20))
+    m = ~gz & (q["year"] == 2021) & (q.index != row)
+    np.testing.assert_allclose(X.loc[m, "ratio_to_line"], np.clip(pc[m] / 6360.0, -20, 20))
+    assert X.loc[row, "ratio_to_line"] == pytest.approx(np.clip(pc[row] / (5000.0 * 6360.0 / 6000.0), -20, 20))
+
+
+def test_line_ahead_does_not_depend_on_which_households_are_scored():
+    """One household alone gets the features it gets in the whole panel (the schedule is fitted)."""
+    p = _lines_panel()
+    pf = PanelFeatures(history_block=False).fit(p[p["year"] <= 2023])
+    ids = p["household_id"].unique()[:5]
+    p = p[~(p["household_id"].isin(ids) & (p["year"] == 2022))]  # with a gap in their own records
+    full = pf.transform(p)
+    for hid in ids:
+        own = p[p["household_id"] == hid]
+        pd.testing.assert_frame_equal(pf.transform(own), full.loc[own.index])
+
+
+def test_line_ahead_round_trip_and_older_models():
+    p = _lines_panel()
+    pf = PanelFeatures().fit(p[p["year"] <= 2023])
+    d = pf.get_params_json()
+    back = PanelFeatures.from_json(d)
+    assert back.line_ahead and back.lines_ == pf.lines_ and back.line_growth_ == pf.line_growth_
+    pd.testing.assert_frame_equal(back.transform(p), pf.transform(p))
+    # a model saved before the line ahead existed: judged against its own year's line, as it was trained
+    old = {**d, "params": {k: v for k, v in d["params"].items() if k != "line_ahead"}}
+    old.pop("lines")
+    legacy = PanelFeatures.from_json(old)
+    assert not legacy.line_ahead
+    pd.testing.assert_frame_equal(legacy.transform(p), PanelFeatures(line_ahead=False).fit(p[p["year"] <= 2023]).transform(p))

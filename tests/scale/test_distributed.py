@@ -83,6 +83,9 @@ def test_train_dask_close_to_in_memory(client, panel):
                            log_to_mlflow=False)
     mm = fanpin_risk.train(train_part, params={**params, "early_stopping": 40}, log_to_mlflow=False)
     assert dm.metadata["backend"] == "dask" and dm.feature_names_ == mm.feature_names_
+    # the line schedule summed over partitions is the in-memory one (lines judged a year ahead)
+    assert dm.features_.lines_ == mm.features_.lines_ and len(mm.features_.lines_) >= 2
+    assert dm.features_.line_growth_ == mm.features_.line_growth_
     # out of time: features of 2023 rows, label from 2024
     from fanpin_risk.panel import make_labels
 
