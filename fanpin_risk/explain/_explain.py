@@ -24,7 +24,7 @@ import csv
 import fnmatch
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -128,6 +128,25 @@ def feature_info(features: list[str], map_path: str | Path | None = None) -> lis
     return out
 
 
+_LINE_EN = re.compile(r"\b(?:monitoring )?line\b")
+
+
+def judged_ahead(infos: list[FeatureInfo], model: Any = None) -> list[FeatureInfo]:
+    """The feature words of a model whose features judge each record against next year's line.
+
+    With ``PanelFeatures(line_ahead=True)`` every ratio and gap to the line, and
+    every count below it, is against the line of the following year (for the
+    scored year, a projection): the words say so ("下年监测标准"), so that a cadre
+    does not read 0.83 × the line as this year's. Other models keep their words.
+    """
+    feats = getattr(model, "features_", None)
+    if not getattr(feats, "line_ahead", False):
+        return infos
+    return [replace(i, name_zh=i.name_zh.replace("监测标准", "下年监测标准"),
+                    name_en=_LINE_EN.sub("next year's line", i.name_en),
+                    format="ratio_next_line" if i.format == "ratio_line" else i.format) for i in infos]
+
+
 def format_value(value: Any, fmt: str, language: str = "zh") -> str:
     """Plain-words value for ``top_factors`` (6,850 元; 0.94 倍; 2 人; 是/否)."""
     zh = language == "zh"
@@ -161,6 +180,8 @@ def format_value(value: Any, fmt: str, language: str = "zh") -> str:
         return f"{v:+g} 人" if zh else f"{v:+g} persons"
     if fmt == "ratio_line":
         return f"监测标准的 {v:.2f} 倍" if zh else f"{v:.2f} × the monitoring line"
+    if fmt == "ratio_next_line":
+        return f"下年监测标准的 {v:.2f} 倍" if zh else f"{v:.2f} × next year's line"
     if fmt == "persons":
         return f"{v:g} 人" if zh else f"{v:g} persons"
     if fmt == "months":
@@ -253,7 +274,8 @@ _ROUNDED_FORMATS: dict[str, tuple[str | None, int, bool]] = {
     "yuan": (None, 0, True), "signed_yuan": (None, 0, True), "months": (None, 0, True),
     # ``{v:.0%}`` multiplies by 100 in double precision before rounding, as numpy does
     "share": (None, 2, True), "pct": (None, 2, True), "signed_share": (None, 2, True),
-    "ratio_line": (None, 2, False), "signed_ratio": (None, 2, False), "number": (None, 2, False),
+    "ratio_line": (None, 2, False), "ratio_next_line": (None, 2, False), "signed_ratio": (None, 2, False),
+    "number": (None, 2, False),
     "exp_yuan": ("expm1", 0, False), "dlog": ("expm1", 2, False),
 }
 #: Scaled values this far from a rounding tie (x.5) round the same whatever the last bits.
@@ -609,7 +631,7 @@ def _top_positive(C: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def top_factor_words(contrib: pd.DataFrame, X: pd.DataFrame, *, k: int = 3, language: str = "zh",
-                     map_path: str | Path | None = None) -> pd.Series:
+                     map_path: str | Path | None = None, model: Any = None) -> pd.Series:
     """The ``k`` features pushing risk up most, in plain words with the household's values.
 
     Parameters
@@ -624,6 +646,9 @@ def top_factor_words(contrib: pd.DataFrame, X: pd.DataFrame, *, k: int = 3, lang
     language : {"zh", "en"}
     map_path : str or Path, optional
         Risk-type map (default: the packaged ``risk_type_map.csv``).
+    model : RiskModel, optional
+        The model the contributions are of: its features' line (this year's or
+        next year's, :func:`judged_ahead`) sets the words.
 
     Returns
     -------
@@ -632,7 +657,7 @@ def top_factor_words(contrib: pd.DataFrame, X: pd.DataFrame, *, k: int = 3, lang
         largest first, joined by "；" ("; " in English); "" where none pushes risk up.
     """
     cols = list(contrib.columns)
-    infos = feature_info(cols, map_path)
+    infos = judged_ahead(feature_info(cols, map_path), model)
     C = contrib.to_numpy(dtype=float)
     Xv = X.reindex(columns=cols).to_numpy(dtype=float)
     Xcol = {c: X[c].to_numpy() for c in {i.with_ for i in infos if i.with_} if c in X.columns}
@@ -676,13 +701,13 @@ def top_factor_words(contrib: pd.DataFrame, X: pd.DataFrame, *, k: int = 3, lang
         if fi.with_ and fi.with_ in Xcol:
             comp = comp_info.get(fi.with_)
             if comp is None:
-                comp = comp_info[fi.with_] = feature_info([fi.with_], map_path)[0]
+                comp = comp_info[fi.with_] = judged_ahead(feature_info([fi.with_], map_path), model)[0]
             ccodes, cstrs = _value_strings(Xcol[fi.with_][R], comp.format, language)
             pcodes, first = _factorize(codes * len(cstrs) + ccodes)
             texts = []
             for c in first.tolist():
                 value, other = strs[codes[c]], cstrs[ccodes[c]]
-                value = other + joiner + value if fi.format == "ratio_line" else value + joiner + other
+                value = other + joiner + value if fi.format in ("ratio_line", "ratio_next_line") else value + joiner + other
                 texts.append(f"{name} {value}")
             codes = pcodes
         else:
@@ -783,7 +808,7 @@ def explain(records, model=None, year: int | None = None, language: Literal["zh"
     X_all = feature_frame(model, panel_hist)
     X = X_all.loc[rows]
     base, contrib = contributions(model, panel_hist.loc[rows], X)
-    info = feature_info(list(contrib.columns), map_path)
+    info = judged_ahead(feature_info(list(contrib.columns), map_path), model)
     names = [i.name_zh if language == "zh" else i.name_en for i in info]
     seen: dict[str, int] = {}
     for n in names:

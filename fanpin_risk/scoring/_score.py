@@ -486,7 +486,7 @@ def _reason_texts(model: Any, blocks: "_FeatureBlocks", rows: np.ndarray, record
             text["reason_note"][sl] = note
         text["main_risk_type"][sl] = main.to_numpy(dtype=object)
         if contrib is not None:
-            text["top_factors"][sl] = top_factor_words(contrib, Xs).to_numpy(dtype=object)
+            text["top_factors"][sl] = top_factor_words(contrib, Xs, model=model).to_numpy(dtype=object)
         # a failing guarantee (三保障 and drinking water) must be fixed whatever the main risk is
         failing = failing_guarantee_types(Xs)
         types = pd.Series([t + [g for g in f if g not in t] for t, f in zip(types, failing)], index=types.index, dtype=object)

@@ -28,7 +28,10 @@ def test_explanation_carries_value_formats_for_units(panel):
     exp = fr.explain(panel)
     assert len(exp.value_formats) == len(exp.feature_names)
     i = exp.feature_names.index("历年最低收入") if "历年最低收入" in exp.feature_names else None
+    # the packaged model judges each record against next year's line, and its words say so
+    assert fr.load_model().features_.line_ahead
     if i is not None:
-        assert exp.value_formats[i] == "ratio_line"
+        assert exp.value_formats[i] == "ratio_next_line"
     from fanpin_risk.explain import format_value
     assert format_value(0.742, "ratio_line") == "监测标准的 0.74 倍"
+    assert format_value(0.742, "ratio_next_line") == "下年监测标准的 0.74 倍"

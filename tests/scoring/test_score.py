@@ -188,3 +188,27 @@ def test_without_top_factors_the_same_reasons_and_no_factor_words():
             "reason_note"]
     pd.testing.assert_frame_equal(full[cols], lean[cols])
     assert list(lean.columns) == list(full.columns)
+
+
+def test_factor_words_name_the_line_the_features_read():
+    """A model judging records against next year's line says so in its words; an older one keeps this year's."""
+    import copy
+
+    from fanpin_risk.explain import top_factor_words
+    from fanpin_risk.explain._explain import contributions
+
+    m = trained()
+    assert m.features_.line_ahead
+    s = score(panel(), m, reasons="all")
+    words = " ".join(s["top_factors"].dropna())
+    assert "下年监测标准的" in words and "人均纯收入与下年监测标准之差" in words
+    assert "；监测标准的" not in words and " 监测标准的" not in words
+    old = copy.copy(m)
+    old.features_ = copy.copy(m.features_)
+    old.features_.line_ahead = False
+    p = panel()
+    X = m.transform(p).loc[p.index[p["year"] == YEARS[-1]][:200]]
+    _, c = contributions(m, None, X)
+    w_new = " ".join(top_factor_words(c, X, model=m))
+    w_old = " ".join(top_factor_words(c, X, model=old))
+    assert "下年监测标准" in w_new and "下年监测标准" not in w_old and "监测标准的" in w_old
