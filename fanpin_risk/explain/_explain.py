@@ -138,6 +138,26 @@ def judged_ahead(infos: list[FeatureInfo], model: Any = None) -> list[FeatureInf
     every count below it, is against the line of the following year (for the
     scored year, a projection): the words say so ("下年监测标准"), so that a cadre
     does not read 0.83 × the line as this year's. Other models keep their words.
+
+    Parameters
+    ----------
+    infos : list of FeatureInfo
+        From :func:`feature_info`.
+    model : RiskModel, optional
+        The fitted model whose features the infos describe (None: unchanged).
+
+    Returns
+    -------
+    list of FeatureInfo
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from fanpin_risk.explain import feature_info, judged_ahead
+    >>> ahead = SimpleNamespace(features_=SimpleNamespace(line_ahead=True))
+    >>> info = judged_ahead(feature_info(["ratio_to_line", "gap_to_line"]), ahead)
+    >>> [i.name_zh for i in info], info[0].format
+    (['人均纯收入', '人均纯收入与下年监测标准之差'], 'ratio_next_line')
     """
     feats = getattr(model, "features_", None)
     if not getattr(feats, "line_ahead", False):
