@@ -18,6 +18,7 @@ gives the Brier floor the data allow.
     python bench/bench_worlds.py [--n 8000] [--boot 200] [--out bench/worlds.md]
     python bench/bench_worlds.py --quick --out /tmp/worlds.md     # smoke test
     python bench/bench_worlds.py --calibration platt --out /tmp/worlds_platt.md   # the former Platt step
+    python bench/bench_worlds.py --replicates 3 --boot 100 --out bench/worlds_replicates.md   # other seeds
 """
 
 from __future__ import annotations
@@ -69,15 +70,16 @@ BT.audition = _recording_audition
 # ------------------------------------------------------------------ data
 
 
-def load_world(name: str, n: int, oracle: bool):
+def load_world(name: str, n: int, oracle: bool, sim_seed: int | None = None):
     """Panel of a world and, for simulated worlds with ``oracle``, the simulator's p_relapse per household-year."""
     if name in WORLDS:
+        sim_seed = SIM_WORLDS.get(name, 100) if sim_seed is None else sim_seed
         if oracle:
-            panel, causes = simulate_world(name, n, seed=SIM_WORLDS.get(name, 100), years=YEARS, return_causes=True,
+            panel, causes = simulate_world(name, n, seed=sim_seed, years=YEARS, return_causes=True,
                                            cause_years=YEARS[1:-1], cause_draws=16)
             truth = causes[["household_id", "year", "p_relapse"]].assign(household_id=lambda d: d["household_id"].astype(str))
             return panel, truth
-        return simulate_world(name, n, seed=SIM_WORLDS.get(name, 100), years=YEARS), None
+        return simulate_world(name, n, seed=sim_seed, years=YEARS), None
     from fanpin_risk.io import public_panel
 
     return public_panel(name), None
@@ -146,9 +148,9 @@ def _ci(d: pd.Series) -> tuple[float, float]:
 # ------------------------------------------------------------------ one world
 
 
-def run_world(name: str, n: int, n_boot: int, oracle: bool, seed: int = 0) -> dict:
+def run_world(name: str, n: int, n_boot: int, oracle: bool, seed: int = 0, sim_seed: int | None = None) -> dict:
     t0 = time.perf_counter()
-    panel, truth = load_world(name, n, oracle)
+    panel, truth = load_world(name, n, oracle, sim_seed)
     t_data = time.perf_counter() - t0
     del _CHOICES[:]
     res = backtest(panel, models=MODELS, n_boot=0, progress=False, figures=False, seed=seed)
@@ -334,6 +336,9 @@ def main(argv=None) -> None:
     ap.add_argument("--calibration", choices=("none", "platt", "isotonic"), default=None,
                     help="train()'s default calibration for this run (to compare with the shipped default)")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1500 households, 2 worlds + RiceFarms, 50 draws")
+    ap.add_argument("--replicates", type=int, default=0,
+                    help="instead of the table: draw each simulated world again with this many other seeds "
+                         "(world seed + 1000 × r) and report lightgbm − lightgbm_raw per draw")
     ap.add_argument("--out", default="bench/worlds.md")
     a = ap.parse_args(argv)
     if a.quick:
@@ -348,6 +353,8 @@ def main(argv=None) -> None:
     cmd = "python " + " ".join(["bench/bench_worlds.py", *(argv if argv is not None else sys.argv[1:])])
     load0 = os.getloadavg()
     t0 = time.perf_counter()
+    if a.replicates:
+        return _replicates(a, cmd, load0, t0)
     results = []
     for name in [*a.worlds, *a.public]:
         w = run_world(name, a.n, a.boot, a.oracle)
@@ -359,6 +366,48 @@ def main(argv=None) -> None:
         for c, d in w["diff"].items():
             print(f"  Δ {c}: {d['est']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}]", flush=True)
     text = report(results, a, cmd, load0, time.perf_counter() - t0)
+    if a.out:
+        os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+        with open(a.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    print(text)
+
+
+def _replicates(a, cmd: str, load0, t0: float) -> None:
+    """The paired difference on other draws of each simulated world: is the lead a property of the world or of one seed?"""
+    rows = []
+    for name in a.worlds:
+        for r in range(1, a.replicates + 1):
+            seed = SIM_WORLDS.get(name, 100) + 1000 * r
+            w = run_world(name, a.n, a.boot, oracle=False, sim_seed=seed)
+            rows.append((name, seed, w))
+            print(f"{name} seed {seed}: {w['secs']:.0f} s; " + "; ".join(
+                f"Δ {c} {d['est']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}]" for c, d in w["diff"].items()), flush=True)
+    label = {TAG: "recall@10 %", "pr_auc": "PR AUC", "brier": "Brier"}
+    L = ["# World × model benchmark: other draws of the simulated worlds (issue 15)\n",
+         f"Command: `{cmd}`\n",
+         f"- {platform.platform()}, Python {platform.python_version()}, nproc {os.cpu_count()}; load average at "
+         f"start {' / '.join(f'{x:.2f}' for x in load0)}; total wall time {(time.perf_counter() - t0) / 60:.1f} min",
+         f"- Each world drawn again with seed = its seed in `bench/worlds.md` + 1000 × r, r = 1…{a.replicates}; "
+         f"{a.n} households, years {YEARS[0]}–{YEARS[-1]}; the same backtest and paired bootstrap ({a.boot} draws) "
+         "as `bench/worlds.md`, pooled over all test years; no oracle.\n",
+         "## lightgbm − lightgbm_raw per draw ([95 % paired bootstrap interval]; share of draws > 0)\n",
+         "| world | seed | Δ recall@10 % | Δ PR AUC | Δ Brier |", "|---|---|---|---|---|"]
+    L += [f"| {n} | {s} | " + " | ".join(_diff_cells(w["diff"], share=True)) + " |" for n, s, w in rows]
+    L += ["\n## Summary per world\n",
+          "Draws with the interval clear of 0 in the better direction (above 0 for recall and PR AUC, below 0 for "
+          "Brier), draws with the point estimate in that direction, and the mean point estimate.\n",
+          "| world | metric | interval clear | estimate better | mean Δ |", "|---|---|---|---|---|"]
+    for name in a.worlds:
+        ds = [w["diff"] for n, _, w in rows if n == name and w["diff"]]
+        for c in (TAG, "pr_auc", "brier"):
+            sign = -1 if c == "brier" else 1
+            clear = sum(sign * (d[c]["hi"] if sign < 0 else d[c]["lo"]) > 0 for d in ds)
+            better = sum(sign * d[c]["est"] > 0 for d in ds)
+            mean = float(np.mean([d[c]["est"] for d in ds])) if ds else np.nan
+            L.append(f"| {name} | {label[c]} | {clear} / {len(ds)} | {better} / {len(ds)} | "
+                     f"{mean:+.{4 if c == 'brier' else 3}f} |")
+    text = "\n".join(L) + "\n"
     if a.out:
         os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
         with open(a.out, "w", encoding="utf-8") as f:
