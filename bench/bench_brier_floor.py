@@ -16,7 +16,13 @@ so that the line change is not part of the comparison), test rows 2024 (label
 2025); households sampled at random for the training subsets; the default model
 (7 leaves) and a larger one (31 leaves, learning rate 0.05).
 
-    python bench/bench_brier_floor.py [--n 64000] [--world baseline] [--out bench/brier_floor.md]
+``--hidden`` adds, on the largest training set, the default model given two
+columns no record holds: the household's earning ability and its persistent
+wage shock (the simulator's state after each year). If that model comes close
+to the oracle, the gap of the record-only model is those two unrecorded
+quantities, not the model's form.
+
+    python bench/bench_brier_floor.py [--n 64000] [--world baseline] [--hidden] [--out bench/brier_floor.md]
 """
 
 from __future__ import annotations
@@ -35,15 +41,40 @@ from sklearn.metrics import average_precision_score
 from fanpin_risk.evaluation import _backtest as BT
 from fanpin_risk.models import fit_on_features
 from fanpin_risk.panel import PanelFeatures
+from fanpin_risk.simulate import _simulate as SIM
 from fanpin_risk.simulate import simulate_world
 
 SIZES = {"7 leaves (default)": None, "31 leaves · lr 0.05": {"num_leaves": 31, "learning_rate": 0.05, "min_data_in_leaf": 100}}
 
 
-def measure(world: str, n: int, seed: int, subsets: list[int]) -> tuple[pd.DataFrame, dict]:
+HIDDEN = ("ability", "e_shock")
+
+
+def _simulate_with_state(world: str, n: int, seed: int, hidden: bool):
+    """The world's panel and cause record; with ``hidden``, also each household-year's ability and wage shock."""
+    seen: list[pd.DataFrame] = []
+    rows = SIM.household_rows
+
+    def recording(s, yr):  # the simulator's own rows, unchanged; the state beside them is written down
+        out = rows(s, yr)
+        alive = np.flatnonzero(s.hh_alive)
+        seen.append(pd.DataFrame({"household_id": s.hid[alive].astype(str), "year": yr.p.year,
+                                  **{h: getattr(s, h)[alive] for h in HIDDEN}}))
+        return out
+
+    if hidden:
+        SIM.household_rows = recording
+    try:
+        panel, causes = simulate_world(world, n, seed=seed, years=range(2020, 2026), return_causes=True,
+                                       cause_years=[2024], cause_draws=16)
+    finally:
+        SIM.household_rows = rows
+    return panel, causes, (pd.concat(seen, ignore_index=True) if seen else None)
+
+
+def measure(world: str, n: int, seed: int, subsets: list[int], hidden: bool = False) -> tuple[pd.DataFrame, dict]:
     t0 = time.perf_counter()
-    panel, causes = simulate_world(world, n, seed=seed, years=range(2020, 2026), return_causes=True,
-                                   cause_years=[2024], cause_draws=16)
+    panel, causes, state = _simulate_with_state(world, n, seed, hidden)
     t_sim = time.perf_counter() - t0
     data = BT._Data.load(panel, "relapse", horizon=1, label_lag=0)
     T = 2024
@@ -71,6 +102,16 @@ def measure(world: str, n: int, seed: int, subsets: list[int]) -> tuple[pd.DataF
             rows.append({"training households": f"{min(k, len(households)):,}", "model": name, "Brier": b,
                          "Brier ÷ oracle": b / floor, "PR AUC": average_precision_score(y, p)})
             print(rows[-1], flush=True)
+    if state is not None:
+        key = pd.MultiIndex.from_arrays([data.household_id[upto].astype(str), data.years[upto]])
+        st = state.set_index(["household_id", "year"])[list(HIDDEN)].reindex(key)
+        Xh = X.assign(**{f"hidden_{h}": st[h].to_numpy() for h in HIDDEN})
+        m = fit_on_features("lightgbm", Xh.loc[trm[upto]], ytr, years, seed=0)
+        p = m.calibrate(m.predict_raw(Xh.loc[tem[upto]]))[ok]
+        b = float(np.mean((p - y) ** 2))
+        rows.append({"training households": f"{len(households):,}", "model": "7 leaves + ability, wage shock (hidden)",
+                     "Brier": b, "Brier ÷ oracle": b / floor, "PR AUC": average_precision_score(y, p)})
+        print(rows[-1], flush=True)
     info = {"simulate s": t_sim, "test rows": int(ok.sum()), "outcome rate": float(y.mean()),
             "total s": time.perf_counter() - t0}
     return pd.DataFrame(rows), info
@@ -88,13 +129,15 @@ def main(argv=None) -> None:
     ap.add_argument("--n", type=int, default=64000)
     ap.add_argument("--world", default="baseline")
     ap.add_argument("--seed", type=int, default=301)
+    ap.add_argument("--hidden", action="store_true", help="add the model given the unrecorded state")
     ap.add_argument("--out", default="bench/brier_floor.md")
     a = ap.parse_args(argv)
     subsets = sorted({max(500, a.n // d) for d in (16, 8, 4, 2, 1)})
-    table, info = measure(a.world, a.n, a.seed, subsets)
+    table, info = measure(a.world, a.n, a.seed, subsets, a.hidden)
     lines = [
         "# Brier of the model against the simulator's own probability (issue 15)", "",
-        f"Command: `python bench/bench_brier_floor.py --n {a.n} --world {a.world} --seed {a.seed} --out {a.out}`", "",
+        f"Command: `python bench/bench_brier_floor.py --n {a.n} --world {a.world} --seed {a.seed}"
+        f"{' --hidden' if a.hidden else ''} --out {a.out}`", "",
         f"- {platform.platform()}, Python {platform.python_version()}, nproc {os.cpu_count()}",
         f"- world {a.world!r}, {a.n:,} households, seed {a.seed}; training rows 2021-2023, test rows 2024 "
         f"({info['test rows']:,} rows, outcome rate {info['outcome rate']:.3f}); simulate {info['simulate s']:.0f} s, "

@@ -65,3 +65,27 @@ def test_bench_worlds_quick(tmp_path):
         years = sorted(int(x) for x in r[1].split(", "))
         first = min(int(q[1]) for q in per_year if q[0] == r[0])
         assert years == sorted({int(q[1]) for q in per_year if q[0] == r[0]} - {first}), r  # all but the first
+
+
+@pytest.mark.slow
+def test_bench_worlds_replicates(tmp_path):
+    out = tmp_path / "replicates.md"
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_worlds.py"), "--replicates", "2", "--n", "600",
+                        "--boot", "10", "--worlds", "baseline", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-2000:]
+    text = out.read_text(encoding="utf-8")
+    draws = _table(text, "lightgbm − lightgbm_raw per draw")
+    assert [(r[0], r[1]) for r in draws] == [("baseline", "1101"), ("baseline", "2101")]  # the world's seed + 1000 × r
+    ests = []
+    for r in draws:
+        for cell in r[2:]:
+            est, lo, hi = map(float, re.match(r"([-+\d.]+) \[([-+\d.]+), ([-+\d.]+)\]", cell).groups())
+            assert lo - 1e-3 <= est <= hi + 1e-3, r
+        ests.append(float(r[2].split(" ")[0]))
+    summary = _table(text, "Summary per world")
+    assert [r[1] for r in summary] == ["recall@10 %", "PR AUC", "Brier"]
+    rec = summary[0]
+    assert rec[2].endswith("/ 2") and rec[3].endswith("/ 2")
+    assert float(rec[4]) == pytest.approx(sum(ests) / 2, abs=1e-3)  # the mean of the draws' estimates
+    assert int(rec[3].split(" ")[0]) == sum(e > 0 for e in ests)
