@@ -19,7 +19,7 @@ from fanpin_risk.cli import _alerts as cli_alerts, _models as cli_models, _scena
 from fanpin_risk.contract import export_frame, validate as _validate
 from fanpin_risk.errors import FanpinError
 from fanpin_risk.io import read_panel
-from fanpin_risk.reporting import write_html_report, write_workbook
+from fanpin_risk.reporting import next_line_text, write_html_report, write_workbook
 from fanpin_risk.simulate import simulate as _simulate
 
 from ._common import LINES_HELP, NAMES_HELP, read_lines, read_names
@@ -152,6 +152,8 @@ def _run_model_steps(panel, out: Path, *, seed: int, budget: float, names: dict 
     write_workbook(scored, out / "ranked_list.xlsx", names=names)
     console.print(f"[green]✓[/] scored {n:,} households of {scored.attrs.get('year')}; "
                   f"{in_budget:,} in the visit budget → {out / 'ranked_list.xlsx'}")
+    if scored.attrs.get("next_lines"):
+        console.print(f"  judged against next year's line (判断所用监测标准): {next_line_text(scored.attrs['next_lines'])}")
     with console.status("writing the HTML report"):
         write_html_report(panel, out / "report.html", model, budget=share if share is not None else count)
     console.print(f"[green]✓[/] report → {out / 'report.html'}")

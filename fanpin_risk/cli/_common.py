@@ -20,7 +20,8 @@ QUOTA_HELP = "Give each unit its own top-k: county_code, township_code or villag
 MODEL_HELP = "Model directory written by `fanpin-risk train -o DIR` (default: the packaged model, models/default)."
 #: Help of --lines.
 LINES_HELP = ("Monitoring-line table (CSV/xlsx: province, year, line — like data_schema/monitoring_lines.csv) "
-              "for rows without their own line.")
+              "for rows without their own line, and the province's announced line of the year after the scored one "
+              "(else the model projects it).")
 #: Help of --names.
 NAMES_HELP = ("Region names (CSV/xlsx with columns code,name or 代码,名称): county, township and village names "
               "are printed and written beside the codes.")

@@ -42,7 +42,8 @@ def _line_text(feats) -> str:
     proj = f"× {g:.4f} (the schedule's mean growth, the change of standard left out)" if g else "unchanged"
     return ("- Each record is judged against the next year's monitoring line, the line its outcome is judged against "
             f"(`line_ahead`): the province's line of t + 1 from the records or the fitted schedule; the scored year's "
-            f"line is projected {proj}.")
+            f"line is projected {proj}, unless `score(..., lines=)` gives the province's announced line of the next "
+            "year.")
 
 
 def _md_table(text: str, heading: str) -> list[str]:

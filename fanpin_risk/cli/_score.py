@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from fanpin_risk.api import score as _score
-from fanpin_risk.reporting import with_region_names, write_html_report, write_workbook
+from fanpin_risk.reporting import next_line_text, with_region_names, write_html_report, write_workbook
 from fanpin_risk.scoring import to_headers
 
 from ._common import LINES_HELP, MODEL_HELP, NAMES_HELP, QUOTA_HELP, load_model, panel_of, read_lines, read_names
@@ -48,6 +48,8 @@ def score(
     n = int((s["status"] == "scored").sum())
     console.print(f"scored {n:,} of {len(s):,} households ({s.attrs.get('year')}); "
                   f"{int(s['in_budget'].sum()):,} in the budget → [bold]{output}[/]")
+    if s.attrs.get("next_lines"):
+        console.print(f"judged against next year's line (判断所用监测标准): {next_line_text(s.attrs['next_lines'])}")
 
 
 def report(

@@ -27,6 +27,7 @@ lightgbm
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -472,6 +473,39 @@ class RiskModel:
         yrs = self.metadata.get("train_years")
         return f"RiskModel(kind={self.kind!r}, label={self.metadata.get('label', {}).get('definition')!r}, train_years={yrs})"
 
+    def with_published_lines(self, table) -> "RiskModel":
+        """This model, judging the scored year against a published next-year line where the records lack it.
+
+        See :meth:`fanpin_risk.panel.PanelFeatures.with_published_lines`; a
+        model without the line ahead is returned as it is. ``score()`` and
+        ``explain()`` call this with their ``lines`` table.
+
+        Parameters
+        ----------
+        table : path, DataFrame or None
+            Monitoring-line table (province, year, line); None: the packaged one.
+
+        Returns
+        -------
+        RiskModel
+            A shallow copy sharing the fitted estimator, or ``self``.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from fanpin_risk.models import resolve_model
+        >>> m = resolve_model()  # the packaged default
+        >>> m2 = m.with_published_lines(pd.DataFrame({"province": ["贵州"], "year": [2026], "line": [7900.0]}))
+        >>> m2.features_.published_lines_[("贵州", 2026)], m2._impl is m._impl
+        (7900.0, True)
+        """
+        feats = self.features_.with_published_lines(table) if isinstance(self.features_, PanelFeatures) else self.features_
+        if feats is self.features_:
+            return self
+        obj = copy.copy(self)
+        obj.features_ = feats
+        return obj
+
     # -- prediction
     def transform(self, panel, rows=None) -> pd.DataFrame:
         """Feature matrix of the panel's rows (history taken from the panel itself).
@@ -693,6 +727,17 @@ def resolve_model(model: Any = None):
     if not hasattr(model, "predict_proba") or not hasattr(model, "transform"):
         raise ModelError(f"model= must be a RiskModel, a path or None, not {type(model).__name__}")
     return model
+
+
+def with_lines(model: Any, lines=None):
+    """``model`` reading next year's line from the line table ``lines`` (None: the packaged one) where records lack it.
+
+    What ``score()``, ``explain()`` and ``score_dask()`` do with their ``lines``
+    argument (:meth:`RiskModel.with_published_lines`); a model of another
+    shape, or one without the line ahead, is returned as it is.
+    """
+    f = getattr(model, "with_published_lines", None)
+    return f(lines) if callable(f) else model
 
 
 # --------------------------------------------------------------------------- training

@@ -15,6 +15,8 @@ is judged against the line its outcome will be judged against.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 from numbers import Integral, Real
@@ -173,28 +175,105 @@ def line_growth(lines: dict) -> float | None:
     return float(np.exp(np.mean(np.log(g)))) if g else None
 
 
-def forward_line(X: pd.DataFrame, year: np.ndarray, line: np.ndarray, lines: dict, growth: float | None) -> np.ndarray:
-    """Each record's line scaled to its province's line of the following year.
-
-    The next year's line is the records' own schedule (median per province and
-    year), else the fitted ``lines``; where neither holds it, this year's line
-    × ``growth`` (× 1 when None). A record whose line differs from its
-    province's median keeps that difference.
-    """
-    n = len(line)
-    if n == 0:
-        return line
+def _next_lines(X: pd.DataFrame, year: np.ndarray, lines: dict, growth: float | None, published: dict | None):
+    """Per unique (province, year) of the records: its line, next year's line and where that came from."""
     pcode, puniq = pd.factorize(_provinces(X), sort=False)
     yi = np.where(np.isfinite(year), year, 0).astype("int64")  # year 0 is in no schedule
     # unique (province, year) pairs first: a province-size panel has a few dozen of them
     codes, uniq = pd.factorize(pcode.astype("int64") * 100_000 + yi)
-    sched = {**lines, **line_schedule(X)}
+    own, pub = line_schedule(X), published or {}
     up, uy = np.asarray(puniq, dtype=object)[uniq // 100_000], uniq % 100_000
-    cur = np.array([sched.get((p, int(y)), np.nan) for p, y in zip(up, uy)], dtype="float64")
-    nxt = np.array([sched.get((p, int(y) + 1), np.nan) for p, y in zip(up, uy)], dtype="float64")
+    norm = {p: contract.normalize_province(p) if p else "" for p in set(up)} if pub else {}
+
+    def at(p, y):  # the records' own schedule, then the published table, then the fitted one
+        for v, src in ((own.get((p, y)), "records"), (pub.get((norm.get(p), y)), "published"),
+                       (lines.get((p, y)), "fitted")):
+            if v is not None:
+                return v, src
+        return np.nan, "projected"
+
+    cur = np.array([at(p, int(y))[0] for p, y in zip(up, uy)], dtype="float64")
+    nxt, src = zip(*[at(p, int(y) + 1) for p, y in zip(up, uy)]) if len(up) else ((), ())
+    nxt, src = np.array(nxt, dtype="float64"), np.array(src, dtype=object)
     g = 1.0 if growth is None else float(growth)
-    factor = np.where(np.isfinite(cur) & np.isfinite(nxt) & (cur > 0), nxt / np.where(cur > 0, cur, 1.0), g)
+    known = np.isfinite(cur) & np.isfinite(nxt) & (cur > 0)
+    factor = np.where(known, nxt / np.where(cur > 0, cur, 1.0), g)
+    src = np.where(known, src, "projected")
+    return codes, up, uy, cur, np.where(known, nxt, np.nan), factor, src
+
+
+def forward_line(X: pd.DataFrame, year: np.ndarray, line: np.ndarray, lines: dict, growth: float | None,
+                 published: dict | None = None) -> np.ndarray:
+    """Each record's line scaled to its province's line of the following year.
+
+    The next year's line is the records' own schedule (median per province and
+    year), else a ``published`` table (keys: the short province name of
+    :func:`fanpin_risk.contract.normalize_province`, year), else the fitted
+    ``lines``; where none holds it, this year's line × ``growth`` (× 1 when
+    None). A record whose line differs from its province's median keeps that
+    difference.
+    """
+    if len(line) == 0:
+        return line
+    codes, _, _, _, _, factor, _ = _next_lines(X, year, lines, growth, published)
     return line * factor[codes]
+
+
+def next_year_lines(features: "PanelFeatures", X: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
+    """The line of the following year that a line-ahead model judges each province's records of ``year`` against.
+
+    Parameters
+    ----------
+    features : PanelFeatures
+        Fitted, with ``line_ahead`` (else the frame is empty).
+    X : DataFrame
+        Canonical panel rows.
+    year : int, optional
+        Record year (default: the latest).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per province: ``province`` ("" where the records have none),
+        ``year``, ``line`` (the province's median line that year), ``next_year``,
+        ``next_line`` and ``source``: "records" (the records of the next year),
+        "published" (the line table given to :meth:`PanelFeatures.with_published_lines`),
+        "fitted" (the training records) or "projected" (this year's line ×
+        ``line_growth_``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from fanpin_risk.panel import PanelFeatures, next_year_lines
+    >>> from fanpin_risk.simulate import simulate
+    >>> panel = simulate(50, seed=1, years=[2023, 2024], province="贵州")
+    >>> f = PanelFeatures().fit(panel)
+    >>> next_year_lines(f, panel)[["year", "next_year", "source"]].to_dict("records")
+    [{'year': 2024, 'next_year': 2025, 'source': 'projected'}]
+    >>> pub = pd.DataFrame({"province": ["贵州"], "year": [2025], "line": [7900.0]})
+    >>> next_year_lines(f.with_published_lines(pub), panel)[["next_line", "source"]].to_dict("records")
+    [{'next_line': 7900.0, 'source': 'published'}]
+    """
+    cols = ["province", "year", "line", "next_year", "next_line", "source"]
+    if not getattr(features, "line_ahead", False) or "year" not in X.columns or not len(X):
+        return pd.DataFrame(columns=cols)
+    yr = pd.to_numeric(X["year"], errors="coerce").to_numpy(dtype="float64")
+    y = int(np.nanmax(yr)) if year is None else int(year)
+    sub = X[yr == y]
+    # the whole of X, as transform reads it (the next year's records, where X has them, come first)
+    _, up, uy, cur, nxt, factor, src = _next_lines(X, yr, getattr(features, "lines_", {}),
+                                                   getattr(features, "line_growth_", None),
+                                                   getattr(features, "published_lines_", None))
+    own = _f(sub, "monitoring_line") if "monitoring_line" in sub.columns else np.full(len(sub), np.nan)
+    med = pd.Series(own).groupby(_provinces(sub).to_numpy()).median()
+    rows = []
+    for p, yy, c, n, fct, s in zip(up, uy, cur, nxt, factor, src):
+        if yy != y:
+            continue
+        base = c if np.isfinite(c) else float(med.get(p, np.nan))
+        rows.append({"province": p, "year": int(yy), "line": base, "next_year": int(yy) + 1,
+                     "next_line": n if np.isfinite(n) else base * fct, "source": s})
+    return pd.DataFrame(rows, columns=cols)
 
 
 class PanelFeatures(TransformerMixin, BaseEstimator):
@@ -377,6 +456,50 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
         obj.feature_names_out_ = np.array(obj._names(), dtype=object)
         return obj
 
+    def with_published_lines(self, table) -> "PanelFeatures":
+        """This transformer, reading next year's line from a published line table where the records lack it.
+
+        A line-ahead model scores year T against the line of T + 1, which the
+        records of T do not hold: without a table it is projected (this
+        year's line × ``line_growth_``). Once a province has announced its
+        line for T + 1, pass it here (``score(..., lines=table)`` does).
+        The records' own lines still come first; the fitted schedule comes
+        after the table. The table is not saved with the model.
+
+        Parameters
+        ----------
+        table : path, DataFrame or None
+            A monitoring-line table (:func:`fanpin_risk.contract.load_lines`:
+            columns province, year, line; Chinese headers accepted); None
+            reads the packaged ``data_schema/monitoring_lines.csv``.
+
+        Returns
+        -------
+        PanelFeatures
+            A shallow copy (``self`` when ``line_ahead`` is off).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from fanpin_risk.panel import PanelFeatures
+        >>> from fanpin_risk.simulate import simulate
+        >>> panel = simulate(40, seed=3, years=[2023, 2024], province="贵州")
+        >>> f = PanelFeatures().fit(panel)
+        >>> pub = f.with_published_lines(pd.DataFrame({"省份": ["贵州省"], "年度": [2025], "监测标准": [8000.0]}))
+        >>> last = panel["year"] == 2024
+        >>> a = f.transform(panel)["ratio_to_line"][last]
+        >>> b = pub.transform(panel)["ratio_to_line"][last]
+        >>> bool((b < a).all())  # a higher line next year than projected: every ratio is lower
+        True
+        """
+        self._check_fitted()
+        if not self.line_ahead:
+            return self
+        t = contract.load_lines(table)
+        obj = copy.copy(self)
+        obj.published_lines_ = {(str(p), int(y)): float(v) for p, y, v in t[["province", "year", "line"]].itertuples(index=False)}
+        return obj
+
     # ------------------------------------------------------------------ internals
     def _set_schedule(self, lines: dict):
         self.lines_ = lines
@@ -387,7 +510,8 @@ class PanelFeatures(TransformerMixin, BaseEstimator):
         if "line" not in plan:
             line = _f(X, "monitoring_line")
             plan["line"] = forward_line(X, plan["year"], line, getattr(self, "lines_", {}),
-                                        getattr(self, "line_growth_", None)) if self.line_ahead else line
+                                        getattr(self, "line_growth_", None),
+                                        getattr(self, "published_lines_", None)) if self.line_ahead else line
         return plan["line"]
 
     def _check_fitted(self):

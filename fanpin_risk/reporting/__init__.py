@@ -12,6 +12,7 @@ from ._report import (
     LIST_SHEET,
     SUMMARY_SHEET,
     summary_tables,
+    next_line_text,
     write_workbook,
     write_html_report,
     with_region_names,
@@ -28,6 +29,7 @@ __all__ = [
     "LIST_SHEET",
     "SUMMARY_SHEET",
     "summary_tables",
+    "next_line_text",
     "write_workbook",
     "write_html_report",
 ]

@@ -63,7 +63,34 @@ def summary_tables(scored: pd.DataFrame) -> dict[str, pd.DataFrame]:
                                 attrs.get("quota_by") or "", int(s["in_budget"].fillna(False).astype(bool).sum()),
                                 "按走访预算" if attrs.get("budget") is not None else
                                 f"概率 ≥ {attrs.get('tier_cutoffs', {}).get('高', 0.3)} 为高, ≥ {attrs.get('tier_cutoffs', {}).get('中', 0.1)} 为中"]})
+    nxt = next_line_text(attrs.get("next_lines"))
+    if nxt:
+        info = pd.concat([info, pd.DataFrame({"项目": ["判断所用监测标准"], "值": [nxt]})], ignore_index=True)
     return {"概况": info, "按风险等级": by_tier, "按主要风险类型": by_type, "按乡镇": by_town}
+
+
+_LINE_SOURCES = {"records": "下年记录中的标准", "published": "已公布的标准", "fitted": "训练数据中的标准",
+                 "projected": "尚未公布，按往年增幅推算"}
+
+
+def next_line_text(next_lines: list[dict] | None, most: int = 5) -> str:
+    """The next-year lines the model judged against, in words ("" when the model judges against this year's line).
+
+    Examples
+    --------
+    >>> next_line_text([{"province": "贵州", "next_year": 2026, "next_line": 7861.4, "source": "projected"}])
+    '贵州 2026 年 约 7,861 元（尚未公布，按往年增幅推算）'
+    """
+    parts = []
+    for r in (next_lines or [])[:most]:
+        v = r.get("next_line")
+        if v is None or not np.isfinite(v):
+            continue
+        approx = "约 " if r.get("source") == "projected" else ""
+        parts.append(f"{r.get('province') or '（未填省份）'} {r.get('next_year')} 年 {approx}{v:,.0f} 元"
+                     f"（{_LINE_SOURCES.get(r.get('source'), r.get('source'))}）")
+    more = len(next_lines or []) - most
+    return "；".join(parts) + (f"；另有 {more} 个省份" if more > 0 else "")
 
 
 #: Name columns written beside the region codes when names are given.

@@ -37,7 +37,7 @@ import pandas as pd
 from fanpin_risk import contract
 from fanpin_risk._version import __version__
 from fanpin_risk.errors import ContractError, ModelError
-from fanpin_risk.models import SCHEMA_VERSION, RiskModel, booster_calibrator, fit_platt, lgb_params, resolve_model
+from fanpin_risk.models import SCHEMA_VERSION, RiskModel, booster_calibrator, fit_platt, lgb_params, resolve_model, with_lines
 from fanpin_risk.explain import exposure_counts, wages_per_worker
 from fanpin_risk.panel import CATEGORICAL, PanelFeatures, as_panel, line_counts, line_schedule, make_labels
 from fanpin_risk.scoring import (
@@ -215,7 +215,7 @@ def score_dask(
         The ranked list (one row per household), collected on the caller; it is
         small (≈ 1 KB per household with reasons for the budgeted rows only).
     """
-    model = resolve_model(model)
+    model = with_lines(resolve_model(model), lines)
     client = _client(client)
     cut = dict(TIER_CUTOFFS if tier_cutoffs is None else tier_cutoffs)
     if reasons not in (None, "all", "budget", "none"):

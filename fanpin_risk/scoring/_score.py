@@ -43,8 +43,8 @@ from fanpin_risk.explain import (
     suggest_measures,
     top_factor_words,
 )
-from fanpin_risk.models import resolve_model
-from fanpin_risk.panel import PanelFeatures, YearSelection, select_year
+from fanpin_risk.models import resolve_model, with_lines
+from fanpin_risk.panel import PanelFeatures, YearSelection, next_year_lines, select_year
 
 from ._rank import TIER_CUTOFFS, TIERS, assign_tiers, in_budget_ranked, rank_order
 
@@ -175,7 +175,7 @@ def score(
     >>> int(ranked["纳入走访名单"].sum()), ranked["优先排序"].iloc[0]
     (20, np.int64(1))
     """
-    model = resolve_model(model)
+    model = with_lines(resolve_model(model), lines)
     cut = dict(TIER_CUTOFFS if tier_cutoffs is None else tier_cutoffs)
     if quota_by and quota_by not in _UNIT_COLS:
         raise ContractError(f"quota_by must be one of {_UNIT_COLS}, got {quota_by!r}")
@@ -195,9 +195,19 @@ def score(
     out.attrs.update({
         "year": sel.year, "budget": budget, "quota_by": quota_by, "n_scored": book.n_scored, "n_households": len(out),
         "tier_cutoffs": cut, "reasons": mode, "attribution": attribution, **book.left_out_attrs,
-        "model": dict(getattr(model, "metadata", {}) or {}) if isinstance(getattr(model, "metadata", None), dict) else {},
+        **_model_attrs(model, sel),
     })
     return to_headers(out, headers)
+
+
+def _model_attrs(model: Any, sel) -> dict:
+    """The model's metadata and the next-year lines a line-ahead model judged the scored year against (and where
+    each came from: the reader of the list needs to know which line "下年监测标准" is)."""
+    meta = getattr(model, "metadata", None)
+    feats = getattr(model, "features_", None)
+    ahead = isinstance(feats, PanelFeatures) and feats.line_ahead
+    return {"model": dict(meta or {}) if isinstance(meta, dict) else {},
+            "next_lines": next_year_lines(feats, sel.history, sel.year).to_dict("records") if ahead else []}
 
 
 def _check_choices(reasons, attribution) -> None:

@@ -97,3 +97,17 @@ def test_train_and_backtest_take_lines(files, tmp_path):
     r = CliRunner().invoke(app, ["backtest", "-i", str(d / "panel.csv"), "-m", "rule", "--n-boot", "0", "--no-mlflow",
                                  "-o", str(tmp_path / "bt"), "--lines", lines])
     assert r.exit_code == 0, r.output
+
+
+def test_score_says_which_next_year_line_the_list_was_judged_against(files, tmp_path):
+    d, panel = files
+    last = int(panel["year"].max())
+    lines = tmp_path / "lines.csv"
+    pd.DataFrame({"省份": ["全国"], "年度": [last + 1], "监测标准": [9100]}).to_csv(lines, index=False, encoding="utf-8-sig")
+    r = CliRunner().invoke(app, ["score", str(d / "panel.csv"), "-o", str(tmp_path / "l.csv")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert f"全国 {last + 1} 年 约" in r.output and "按往年增幅推算" in r.output  # projected: not announced yet
+    r = CliRunner().invoke(app, ["score", str(d / "panel.csv"), "-o", str(tmp_path / "l.csv"), "--lines", str(lines)],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert f"全国 {last + 1} 年 9,100 元（已公布的标准）" in r.output

@@ -164,3 +164,35 @@ def test_line_ahead_round_trip_and_older_models():
     legacy = PanelFeatures.from_json(old)
     assert not legacy.line_ahead
     pd.testing.assert_frame_equal(legacy.transform(p), PanelFeatures(line_ahead=False).fit(p[p["year"] <= 2023]).transform(p))
+
+
+def test_published_next_line_is_read_where_the_records_lack_it():
+    p = _lines_panel()
+    pc = p["net_income_per_capita"]
+    pf = PanelFeatures(history_block=False).fit(p[p["year"] <= 2023])
+    last = (p["year"] == 2024) & (pc.abs() < 20 * 7146.1)
+    # the province's announced line for 2025, in a county's own headers and spelling
+    table = pd.DataFrame({"省份": ["全国", "贵州省"], "年度": [2025, 2025], "监测标准": [7800.0, 9999.0]})
+    pub = pf.with_published_lines(table)
+    assert pub is not pf and not hasattr(pf, "published_lines_")  # a copy: the fitted transformer is unchanged
+    X, X0 = pub.transform(p), pf.transform(p)
+    np.testing.assert_allclose(X.loc[last, "ratio_to_line"], pc[last] / 7800.0)
+    np.testing.assert_allclose(X0.loc[last, "ratio_to_line"], pc[last] / (7146.1 * 1.06))  # projected without it
+    # the earlier years hold their next year in the records: the table does not change them
+    earlier = p["year"] < 2024
+    pd.testing.assert_frame_equal(X.loc[earlier], X0.loc[earlier])
+    # the records' own next-year line comes before the table's
+    clash = pf.with_published_lines(pd.DataFrame({"province": ["全国"], "year": [2022], "line": [9000.0]}))
+    pd.testing.assert_frame_equal(clash.transform(p), X0)
+    # the projection, the table and the records, as next_year_lines reports them
+    from fanpin_risk.panel import next_year_lines
+
+    r0, r1 = next_year_lines(pf, p).iloc[0], next_year_lines(pub, p).iloc[0]
+    assert (r0["source"], r1["source"]) == ("projected", "published")
+    assert r0["next_line"] == pytest.approx(7146.1 * 1.06) and r1["next_line"] == 7800.0
+    assert next_year_lines(pub, p, year=2022).iloc[0][["next_line", "source"]].tolist() == [6741.6, "records"]
+    # a province the table does not name, and a model without the line ahead: nothing changes
+    other = pf.with_published_lines(pd.DataFrame({"province": ["云南"], "year": [2025], "line": [7800.0]}))
+    pd.testing.assert_frame_equal(other.transform(p), X0)
+    flat = PanelFeatures(line_ahead=False, history_block=False).fit(p)
+    assert flat.with_published_lines(table) is flat and next_year_lines(flat, p).empty

@@ -212,3 +212,45 @@ def test_factor_words_name_the_line_the_features_read():
     w_new = " ".join(top_factor_words(c, X, model=m))
     w_old = " ".join(top_factor_words(c, X, model=old))
     assert "下年监测标准" in w_new and "下年监测标准" not in w_old and "监测标准的" in w_old
+
+
+def test_an_announced_next_year_line_is_what_the_scored_year_is_judged_against():
+    """score(lines=) reads the province's line of the year after the scored one; without it the line is projected."""
+    from fanpin_risk.reporting import summary_tables
+
+    m, p = trained(), panel()
+    line = float(p.loc[p["year"] == YEARS[-1], "monitoring_line"].median())
+    base = score(p, m, reasons="none")
+    (r,) = base.attrs["next_lines"]
+    assert (r["province"], r["year"], r["next_year"], r["source"]) == ("全国", YEARS[-1], YEARS[-1] + 1, "projected")
+    assert r["next_line"] == pytest.approx(line * m.features_.line_growth_)
+    # a province's announced line, well above the projection: every record is further below it, so more risk
+    table = pd.DataFrame({"province": ["全国"], "year": [YEARS[-1] + 1], "line": [round(line * 1.4)]})
+    high = score(p, m, reasons="none", lines=table)
+    (h,) = high.attrs["next_lines"]
+    assert (h["source"], h["next_line"]) == ("published", round(line * 1.4))
+    a = base.set_index("household_id")["risk_score"].dropna()
+    b = high.set_index("household_id")["risk_score"].reindex(a.index)
+    assert b.mean() > a.mean() + 0.01 and (b >= a - 1e-9).mean() > 0.75  # trees need not be monotone row by row
+    # the same table changes nothing for a model that judges against this year's line
+    import copy
+
+    old = copy.copy(m)
+    old.features_ = copy.copy(m.features_)
+    old.features_.line_ahead = False
+    pd.testing.assert_series_equal(score(p, old, reasons="none", lines=table)["risk_score"],
+                                   score(p, old, reasons="none")["risk_score"])
+    assert score(p, old, reasons="none").attrs["next_lines"] == []
+    # the reader sees which line the list was judged against
+    info = summary_tables(high)["概况"].set_index("项目")["值"]
+    assert info["判断所用监测标准"] == f"全国 {YEARS[-1] + 1} 年 {round(line * 1.4):,.0f} 元（已公布的标准）"
+    assert "约" in summary_tables(base)["概况"].set_index("项目")["值"]["判断所用监测标准"]
+    # the explanation reads the same line as the list it explains
+    from fanpin_risk.explain import explain
+
+    exp = explain(p, m, lines=table, language="en")
+    j = list(m.feature_names_).index("ratio_to_line")
+    last = p[p["year"] == YEARS[-1]]
+    inc = last["net_income_per_capita"].to_numpy(dtype=float)
+    ok = np.abs(inc) < 20 * line
+    np.testing.assert_allclose(np.asarray(exp.data)[ok, j], inc[ok] / round(line * 1.4), rtol=1e-9)
