@@ -92,6 +92,7 @@ def measure(world: str, n: int, seed: int, subsets: list[int], hidden: bool = Fa
              "PR AUC": average_precision_score(y, orc[ok])}]
     households = pd.unique(hh)
     rng = np.random.default_rng(seed)
+    gap = sure = None
     for k in subsets:
         pick = rng.choice(households, size=min(k, len(households)), replace=False)
         w = pd.Index(pick).get_indexer(hh) >= 0
@@ -101,6 +102,9 @@ def measure(world: str, n: int, seed: int, subsets: list[int], hidden: bool = Fa
             b = float(np.mean((p - y) ** 2))
             rows.append({"training households": f"{min(k, len(households)):,}", "model": name, "Brier": b,
                          "Brier ÷ oracle": b / floor, "PR AUC": average_precision_score(y, p)})
+            if prm is None:  # the default on the most data: where its gap to the oracle sits
+                gap = _where_the_gap_is(orc[ok], p, y)
+                sure = _the_sure_ones(panel, data.df[tem][ok], Xte[ok], orc[ok], p, y)
             print(rows[-1], flush=True)
     if state is not None:
         key = pd.MultiIndex.from_arrays([data.household_id[upto].astype(str), data.years[upto]])
@@ -112,9 +116,52 @@ def measure(world: str, n: int, seed: int, subsets: list[int], hidden: bool = Fa
         rows.append({"training households": f"{len(households):,}", "model": "7 leaves + ability, wage shock (hidden)",
                      "Brier": b, "Brier ÷ oracle": b / floor, "PR AUC": average_precision_score(y, p)})
         print(rows[-1], flush=True)
-    info = {"simulate s": t_sim, "test rows": int(ok.sum()), "outcome rate": float(y.mean()),
+    info = {"gap": gap, "sure": sure, "simulate s": t_sim, "test rows": int(ok.sum()), "outcome rate": float(y.mean()),
             "total s": time.perf_counter() - t0}
     return pd.DataFrame(rows), info
+
+
+BINS = (0.0, 0.01, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0)
+
+
+def _where_the_gap_is(oracle: np.ndarray, p: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    """Test rows by the oracle's probability: outcome rate, both means and each bin's share of Σ (p − oracle)²."""
+    d = pd.DataFrame({"o": oracle, "p": p, "y": y, "e": (p - oracle) ** 2})
+    d["bin"] = pd.cut(d["o"], BINS, include_lowest=True)
+    g = d.groupby("bin", observed=True).agg(rows=("y", "size"), rate=("y", "mean"), oracle=("o", "mean"),
+                                            model=("p", "mean"), gap=("e", "sum"))
+    g["gap"] = g["gap"] / d["e"].sum()
+    g.index = [f"{max(iv.left, 0.0):.2f}–{iv.right:.2f}" for iv in g.index]
+    return g.reset_index().rename(columns={"index": "oracle p", "rows": "rows", "rate": "outcome rate",
+                                           "oracle": "mean oracle p", "model": "mean model p",
+                                           "gap": "share of Σ (model − oracle)²"})
+
+
+def _the_sure_ones(panel: pd.DataFrame, rec: pd.DataFrame, X: pd.DataFrame, oracle: np.ndarray, p: np.ndarray,
+                   y: np.ndarray) -> list[str]:
+    """What the records show of the rows the oracle is sure of (> 0.8): how they relapse, where they stand now, and
+    how little the features tell them from rows the model scores alike that the oracle thinks safe (< 0.3)."""
+    from fanpin_risk.panel import label_parts
+
+    sure = oracle > 0.8
+    T = int(rec["year"].iloc[0])
+    nxt = panel[panel["year"] == T + 1]
+    parts = label_parts(nxt).set_axis(nxt["household_id"].astype(str).to_numpy())
+    pr = parts.reindex(rec["household_id"].astype(str).to_numpy()[sure]).astype("float64").mean()
+    ratio = (rec["net_income_per_capita"] / rec["monitoring_line"]).to_numpy()[sure]
+    q = np.nanquantile(ratio, [0.25, 0.5, 0.75])
+    band = (p > 0.3) & (p < 0.6)
+    a, b = X[band & sure], X[band & (oracle < 0.3)]
+    sd = X[band].std().replace(0, np.nan)
+    smd = ((a.mean() - b.mean()) / sd).dropna().abs().sort_values(ascending=False)
+    return [f"- Rows the oracle puts above 0.8: {int(sure.sum()):,} (outcome rate {y[sure].mean():.3f}, mean model p "
+            f"{p[sure].mean():.3f}). Label part in the outcome year: "
+            + ", ".join(f"{c} {pr[c]:.0%}" for c in ("income_below_line", "new_identification", "guarantee_failed"))
+            + f". This year's record: income ÷ this year's line median {q[1]:.2f} (quartiles {q[0]:.2f}–{q[2]:.2f}).",
+            f"- Inside the model's 0.3–0.6 band: {len(a):,} rows the oracle puts above 0.8 (outcome rate "
+            f"{y[band & sure].mean():.2f}) and {len(b):,} below 0.3 (outcome rate {y[band & (oracle < 0.3)].mean():.2f}); "
+            f"the largest standardised mean difference of any feature between them is {smd.iloc[0]:.2f} "
+            f"({smd.index[0]}), the next {smd.iloc[1]:.2f} ({smd.index[1]})."]
 
 
 def _markdown(table: pd.DataFrame) -> list[str]:
@@ -143,6 +190,12 @@ def main(argv=None) -> None:
         f"({info['test rows']:,} rows, outcome rate {info['outcome rate']:.3f}); simulate {info['simulate s']:.0f} s, "
         f"total {info['total s'] / 60:.1f} min", "",
         *_markdown(table), "",
+        *(["## Where the gap is", "",
+           "The default model trained on all training households, its test rows binned by the oracle's probability "
+           "(a row's squared gap to the oracle is its excess Brier in expectation):", "",
+           *_markdown(info["gap"].assign(rows=lambda g: g["rows"].map(lambda v: f"{v:,}"))), ""]
+          if info.get("gap") is not None else []),
+        *([*info["sure"], ""] if info.get("sure") else []),
         "Reading: the oracle conditions on the simulator's whole state, much of which no record shows. "
         "If Brier ÷ oracle falls only slowly as the training households grow, the gap is what the records "
         "cannot tell, and no model on these records reaches the oracle.", ""]

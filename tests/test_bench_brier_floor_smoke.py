@@ -20,7 +20,8 @@ def test_bench_brier_floor_small(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     text = out.read_text(encoding="utf-8")
     assert "Command: `python bench/bench_brier_floor.py --n 1200 --world baseline --seed 301 --hidden" in text
-    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in text.splitlines() if ln.startswith("| ")][1:]
+    first, gap_part = text.split("\n## Where the gap is", 1)
+    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in first.splitlines() if ln.startswith("| ")][1:]
     assert rows[0][1] == "oracle (p_relapse)" and float(rows[0][3]) == 1.0
     hidden = [r for r in rows if "hidden" in r[1]]
     assert len(hidden) == 1 and hidden[0] == rows[-1]  # one fit, on the largest training set
@@ -31,3 +32,9 @@ def test_bench_brier_floor_small(tmp_path):
         brier, ratio, pr = float(r[2]), float(r[3]), float(r[4])
         assert 0.0 < brier < 0.25 and 0.0 <= pr <= 1.0
         assert ratio == pytest.approx(brier / float(rows[0][2]), rel=1e-3)
+    # where the default's gap to the oracle sits: bins by the oracle's probability whose shares add up to 1
+    gap = [[c.strip() for c in ln.strip("|").split("|")] for ln in gap_part.splitlines() if ln.startswith("| ")][1:]
+    assert gap[0][0] == "0.00–0.01" and gap[-1][0].endswith("1.00")
+    assert sum(float(r[5]) for r in gap) == pytest.approx(1.0, abs=1e-3)
+    assert sum(int(r[1].replace(",", "")) for r in gap) == int(text.split(" rows, outcome rate")[0].rsplit("(", 1)[1].replace(",", ""))
+    assert "- Rows the oracle puts above 0.8:" in gap_part and "standardised mean difference" in gap_part
