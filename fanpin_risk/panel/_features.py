@@ -122,11 +122,19 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {
 }
 
 
-def _provinces(X: pd.DataFrame) -> pd.Series:
-    """Province of each record as text ("" where the records have none): the key of the line schedule."""
+def _province_codes(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Province of each record as a code into unique texts ("" where the records have none): the key of the line
+    schedule. Only the unique values are turned into text, not every row."""
     if "province" not in X.columns:
-        return pd.Series("", index=X.index, dtype="object")
-    return X["province"].astype("object").where(X["province"].notna(), "").astype("str")
+        return np.zeros(len(X), dtype="int64"), np.array([""], dtype=object)
+    codes, uniq = pd.factorize(X["province"], sort=False)
+    names = [str(u) for u in uniq]
+    if (codes < 0).any():  # a missing province is ""
+        names.append("")
+        codes = np.where(codes < 0, len(names) - 1, codes)
+    # values that read the same as text (52 and "52", or "" given and missing) are one province
+    inv, uniq_names = pd.factorize(pd.Index(names, dtype=object), sort=False)
+    return inv[codes].astype("int64"), np.asarray(uniq_names, dtype=object)
 
 
 def line_schedule(X: pd.DataFrame, counts: pd.DataFrame | None = None) -> dict:
@@ -161,7 +169,7 @@ def line_counts(X: pd.DataFrame) -> pd.DataFrame:
     """Records per (province, year, line): what :func:`line_schedule` reads; tables of parts add up."""
     year, line = _f(X, "year"), _f(X, "monitoring_line")
     ok = np.isfinite(year) & np.isfinite(line) & (line > 0)
-    pcode, puniq = pd.factorize(_provinces(X), sort=False)
+    pcode, puniq = _province_codes(X)
     df = pd.DataFrame({"p": pcode[ok], "year": year[ok].astype("int64"), "line": line[ok]})
     out = df.groupby(["p", "year", "line"], sort=True).size().rename("n").reset_index()
     out.insert(0, "province", np.asarray(puniq, dtype=object)[out.pop("p").to_numpy()].astype(str))
@@ -177,7 +185,7 @@ def line_growth(lines: dict) -> float | None:
 
 def _next_lines(X: pd.DataFrame, year: np.ndarray, lines: dict, growth: float | None, published: dict | None):
     """Per unique (province, year) of the records: its line, next year's line and where that came from."""
-    pcode, puniq = pd.factorize(_provinces(X), sort=False)
+    pcode, puniq = _province_codes(X)
     yi = np.where(np.isfinite(year), year, 0).astype("int64")  # year 0 is in no schedule
     # unique (province, year) pairs first: a province-size panel has a few dozen of them
     codes, uniq = pd.factorize(pcode.astype("int64") * 100_000 + yi)
@@ -259,20 +267,13 @@ def next_year_lines(features: "PanelFeatures", X: pd.DataFrame, year: int | None
         return pd.DataFrame(columns=cols)
     yr = pd.to_numeric(X["year"], errors="coerce").to_numpy(dtype="float64")
     y = int(np.nanmax(yr)) if year is None else int(year)
-    sub = X[yr == y]
     # the whole of X, as transform reads it (the next year's records, where X has them, come first)
     _, up, uy, cur, nxt, factor, src = _next_lines(X, yr, getattr(features, "lines_", {}),
                                                    getattr(features, "line_growth_", None),
                                                    getattr(features, "published_lines_", None))
-    own = _f(sub, "monitoring_line") if "monitoring_line" in sub.columns else np.full(len(sub), np.nan)
-    med = pd.Series(own).groupby(_provinces(sub).to_numpy()).median()
-    rows = []
-    for p, yy, c, n, fct, s in zip(up, uy, cur, nxt, factor, src):
-        if yy != y:
-            continue
-        base = c if np.isfinite(c) else float(med.get(p, np.nan))
-        rows.append({"province": p, "year": int(yy), "line": base, "next_year": int(yy) + 1,
-                     "next_line": n if np.isfinite(n) else base * fct, "source": s})
+    rows = [{"province": p, "year": int(yy), "line": c, "next_year": int(yy) + 1,
+             "next_line": n if np.isfinite(n) else c * fct, "source": s}
+            for p, yy, c, n, fct, s in zip(up, uy, cur, nxt, factor, src) if yy == y]
     return pd.DataFrame(rows, columns=cols)
 
 
