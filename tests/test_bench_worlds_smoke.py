@@ -83,9 +83,12 @@ def test_bench_worlds_replicates(tmp_path):
             est, lo, hi = map(float, re.match(r"([-+\d.]+) \[([-+\d.]+), ([-+\d.]+)\]", cell).groups())
             assert lo - 1e-3 <= est <= hi + 1e-3, r
         ests.append(float(r[2].split(" ")[0]))
+    later = _table(text, "The same from the second test year on")
+    assert [(r[0], r[1]) for r in later] == [("baseline", "1101"), ("baseline", "2101")]
     summary = _table(text, "Summary per world")
-    assert [r[1] for r in summary] == ["recall@10 %", "PR AUC", "Brier"]
+    assert [(r[1], r[2]) for r in summary] == [(p, m) for p in ("all test years", "2nd test year on")
+                                               for m in ("recall@10 %", "PR AUC", "Brier")]
     rec = summary[0]
-    assert rec[2].endswith("/ 2") and rec[3].endswith("/ 2")
-    assert float(rec[4]) == pytest.approx(sum(ests) / 2, abs=1e-3)  # the mean of the draws' estimates
-    assert int(rec[3].split(" ")[0]) == sum(e > 0 for e in ests)
+    assert rec[3].endswith("/ 2") and rec[4].endswith("/ 2")
+    assert float(rec[5]) == pytest.approx(sum(ests) / 2, abs=1e-3)  # the mean of the draws' estimates
+    assert int(rec[4].split(" ")[0]) == sum(e > 0 for e in ests)
