@@ -183,31 +183,35 @@ def line_growth(lines: dict) -> float | None:
     return float(np.exp(np.mean(np.log(g)))) if g else None
 
 
-def _next_lines(X: pd.DataFrame, year: np.ndarray, lines: dict, growth: float | None, published: dict | None):
-    """Per unique (province, year) of the records: its line, next year's line and where that came from."""
-    pcode, puniq = _province_codes(X)
-    yi = np.where(np.isfinite(year), year, 0).astype("int64")  # year 0 is in no schedule
-    # unique (province, year) pairs first: a province-size panel has a few dozen of them
-    codes, uniq = pd.factorize(pcode.astype("int64") * 100_000 + yi)
-    own, pub = line_schedule(X), published or {}
-    up, uy = np.asarray(puniq, dtype=object)[uniq // 100_000], uniq % 100_000
-    norm = {p: contract.normalize_province(p) if p else "" for p in set(up)} if pub else {}
+def _line_lookup(own: dict, lines: dict, published: dict | None):
+    """``at(province, year) -> (line, source)``: the records' own schedule, then the published table, then the fitted one."""
+    pub, norm = published or {}, {}
 
-    def at(p, y):  # the records' own schedule, then the published table, then the fitted one
+    def at(p, y):
+        if pub and p not in norm:
+            norm[p] = contract.normalize_province(p) if p else ""
         for v, src in ((own.get((p, y)), "records"), (pub.get((norm.get(p), y)), "published"),
                        (lines.get((p, y)), "fitted")):
             if v is not None:
                 return v, src
         return np.nan, "projected"
 
+    return at
+
+
+def _next_factors(X: pd.DataFrame, year: np.ndarray, lines: dict, growth: float | None, published: dict | None):
+    """Each record's code into its unique (province, year) and, per pair, next year's line ÷ this year's."""
+    pcode, puniq = _province_codes(X)
+    yi = np.where(np.isfinite(year), year, 0).astype("int64")  # year 0 is in no schedule
+    # unique (province, year) pairs first: a province-size panel has a few dozen of them
+    codes, uniq = pd.factorize(pcode.astype("int64") * 100_000 + yi)
+    up, uy = np.asarray(puniq, dtype=object)[uniq // 100_000], uniq % 100_000
+    at = _line_lookup(line_schedule(X), lines, published)
     cur = np.array([at(p, int(y))[0] for p, y in zip(up, uy)], dtype="float64")
-    nxt, src = zip(*[at(p, int(y) + 1) for p, y in zip(up, uy)]) if len(up) else ((), ())
-    nxt, src = np.array(nxt, dtype="float64"), np.array(src, dtype=object)
+    nxt = np.array([at(p, int(y) + 1)[0] for p, y in zip(up, uy)], dtype="float64")
     g = 1.0 if growth is None else float(growth)
     known = np.isfinite(cur) & np.isfinite(nxt) & (cur > 0)
-    factor = np.where(known, nxt / np.where(cur > 0, cur, 1.0), g)
-    src = np.where(known, src, "projected")
-    return codes, up, uy, cur, np.where(known, nxt, np.nan), factor, src
+    return codes, np.where(known, nxt / np.where(cur > 0, cur, 1.0), g)
 
 
 def forward_line(X: pd.DataFrame, year: np.ndarray, line: np.ndarray, lines: dict, growth: float | None,
@@ -223,31 +227,35 @@ def forward_line(X: pd.DataFrame, year: np.ndarray, line: np.ndarray, lines: dic
     """
     if len(line) == 0:
         return line
-    codes, _, _, _, _, factor, _ = _next_lines(X, year, lines, growth, published)
+    codes, factor = _next_factors(X, year, lines, growth, published)
     return line * factor[codes]
 
 
-def next_year_lines(features: "PanelFeatures", X: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
+def next_year_lines(features: "PanelFeatures", X: pd.DataFrame | None = None, year: int | None = None, *,
+                    schedule: dict | None = None) -> pd.DataFrame:
     """The line of the following year that a line-ahead model judges each province's records of ``year`` against.
 
     Parameters
     ----------
     features : PanelFeatures
         Fitted, with ``line_ahead`` (else the frame is empty).
-    X : DataFrame
+    X : DataFrame, optional
         Canonical panel rows.
     year : int, optional
         Record year (default: the latest).
+    schedule : dict, optional
+        The records' line schedule (:func:`line_schedule`) instead of ``X``, for
+        records that are not in memory at once.
 
     Returns
     -------
     pandas.DataFrame
-        One row per province: ``province`` ("" where the records have none),
-        ``year``, ``line`` (the province's median line that year), ``next_year``,
-        ``next_line`` and ``source``: "records" (the records of the next year),
-        "published" (the line table given to :meth:`PanelFeatures.with_published_lines`),
-        "fitted" (the training records) or "projected" (this year's line ×
-        ``line_growth_``).
+        One row per province with a line that year: ``province`` ("" where the
+        records have none), ``year``, ``line`` (the province's median line that
+        year), ``next_year``, ``next_line`` and ``source``: "records" (the
+        records of the next year), "published" (the line table given to
+        :meth:`PanelFeatures.with_published_lines`), "fitted" (the training
+        records) or "projected" (this year's line × ``line_growth_``).
 
     Examples
     --------
@@ -263,17 +271,18 @@ def next_year_lines(features: "PanelFeatures", X: pd.DataFrame, year: int | None
     [{'next_line': 7900.0, 'source': 'published'}]
     """
     cols = ["province", "year", "line", "next_year", "next_line", "source"]
-    if not getattr(features, "line_ahead", False) or "year" not in X.columns or not len(X):
+    own = line_schedule(X) if schedule is None and X is not None else dict(schedule or {})
+    if not getattr(features, "line_ahead", False) or not own:
         return pd.DataFrame(columns=cols)
-    yr = pd.to_numeric(X["year"], errors="coerce").to_numpy(dtype="float64")
-    y = int(np.nanmax(yr)) if year is None else int(year)
-    # the whole of X, as transform reads it (the next year's records, where X has them, come first)
-    _, up, uy, cur, nxt, factor, src = _next_lines(X, yr, getattr(features, "lines_", {}),
-                                                   getattr(features, "line_growth_", None),
-                                                   getattr(features, "published_lines_", None))
-    rows = [{"province": p, "year": int(yy), "line": c, "next_year": int(yy) + 1,
-             "next_line": n if np.isfinite(n) else c * fct, "source": s}
-            for p, yy, c, n, fct, s in zip(up, uy, cur, nxt, factor, src) if yy == y]
+    y = max(yy for _, yy in own) if year is None else int(year)
+    at = _line_lookup(own, getattr(features, "lines_", {}), getattr(features, "published_lines_", None))
+    g = getattr(features, "line_growth_", None)
+    rows = []
+    for p in sorted({p for p, yy in own if yy == y}):
+        line, (nxt, src) = own[(p, y)], at(p, y + 1)
+        if not np.isfinite(nxt):  # as forward_line: this year's line × the schedule's growth
+            nxt, src = line * (1.0 if g is None else float(g)), "projected"
+        rows.append({"province": p, "year": y, "line": line, "next_year": y + 1, "next_line": nxt, "source": src})
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -39,7 +39,8 @@ from fanpin_risk._version import __version__
 from fanpin_risk.errors import ContractError, ModelError
 from fanpin_risk.models import SCHEMA_VERSION, RiskModel, booster_calibrator, fit_platt, lgb_params, resolve_model, with_lines
 from fanpin_risk.explain import exposure_counts, wages_per_worker
-from fanpin_risk.panel import CATEGORICAL, PanelFeatures, as_panel, line_counts, line_schedule, make_labels
+from fanpin_risk.panel import (CATEGORICAL, PanelFeatures, as_panel, line_counts, line_schedule, make_labels,
+                               next_year_lines)
 from fanpin_risk.scoring import (
     NOT_EXPLAINED,
     REASONS_ALL_MAX,
@@ -285,9 +286,26 @@ def score_dask(
     out.attrs.update({
         "year": y, "budget": budget, "quota_by": quota_by, "n_scored": n_scored, "n_households": len(out),
         "tier_cutoffs": cut, "reasons": mode, "model": dict(getattr(model, "metadata", {}) or {}),
+        "next_lines": _next_lines_dask(parts, client, lines, mfeats, y),
         "backend": "dask", "n_partitions": int(parts.npartitions),
     })
     return to_headers(out, headers)
+
+
+def _line_counts_partition(pdf: pd.DataFrame, lines) -> pd.DataFrame:
+    """The partition's records per (province, year, line), as the in-memory scorer reads the lines."""
+    return line_counts(as_panel(pdf.reset_index(drop=True), lines=lines, unusable="keep"))
+
+
+def _next_lines_dask(parts, client, lines, feats, year: int) -> list[dict]:
+    """score()'s ``attrs["next_lines"]`` from the line counts of every partition (the schedule of the whole panel)."""
+    if not isinstance(feats, PanelFeatures) or not feats.line_ahead:
+        return []
+    meta = pd.DataFrame({"province": pd.Series(dtype="str"), "year": pd.Series(dtype="int64"),
+                         "line": pd.Series(dtype="float64"), "n": pd.Series(dtype="int64")})
+    lc = _compute(client, parts.map_partitions(_line_counts_partition, lines, meta=meta))[0]
+    counts = lc.groupby(["province", "year", "line"], as_index=False)["n"].sum()
+    return next_year_lines(feats, schedule=line_schedule(None, counts), year=year).to_dict("records")
 
 
 _EXPOSURE_META = pd.DataFrame({"risk_type": pd.Series(dtype="str"), "c": pd.Series(dtype="str"),

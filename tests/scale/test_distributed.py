@@ -57,6 +57,7 @@ def test_score_dask_equals_in_memory(client, panel):
     dist = fanpin_risk.score(ddf, client=client, budget=0.1, quota_by="township_code", reasons="budget")
     assert dist.attrs["backend"] == "dask" and dist.attrs["n_partitions"] >= 2
     _assert_same(mem, dist)
+    assert dist.attrs["next_lines"] == mem.attrs["next_lines"] != []
     gone = panel["household_id"].iloc[0]
     assert dist.loc[dist["household_id"] == gone, "status"].item() == "not_in_year"
     assert dist["top_factors"].notna().sum() == dist["in_budget"].sum() > 0
@@ -188,3 +189,10 @@ def test_score_dask_with_context_features_equals_in_memory(client, panel):
     mem = fanpin_risk.score(panel, m, budget=0.1, reasons="budget")
     dist = fanpin_risk.score(ddf, m, client=client, budget=0.1, reasons="budget")
     _assert_same(mem, dist)
+    # an announced next-year line reaches the partitions and the context totals alike
+    y = int(panel["year"].max())
+    table = pd.DataFrame({"province": [str(panel["province"].iloc[0])], "year": [y + 1], "line": [9500.0]})
+    mem = fanpin_risk.score(panel, m, budget=0.1, reasons="budget", lines=table)
+    dist = fanpin_risk.score(ddf, m, client=client, budget=0.1, reasons="budget", lines=table)
+    _assert_same(mem, dist)
+    assert dist.attrs["next_lines"] == mem.attrs["next_lines"] and mem.attrs["next_lines"][0]["next_line"] == 9500.0
