@@ -730,12 +730,18 @@ def resolve_model(model: Any = None):
 
 
 def with_lines(model: Any, lines=None):
-    """``model`` reading next year's line from the line table ``lines`` (None: the packaged one) where records lack it.
+    """``model`` reading next year's line from the line table ``lines`` where the records lack it.
 
     What ``score()``, ``explain()`` and ``score_dask()`` do with their ``lines``
-    argument (:meth:`RiskModel.with_published_lines`); a model of another
-    shape, or one without the line ahead, is returned as it is.
+    argument (:meth:`RiskModel.with_published_lines`). Only a table the caller
+    gives counts as announced: with ``lines=None`` the model projects next
+    year's line, because the packaged table's national series (全国) is a
+    reference, not an announcement, and a province's own schedule may differ
+    from it. A model of another shape, or one without the line ahead, is
+    returned as it is.
     """
+    if lines is None:
+        return model
     f = getattr(model, "with_published_lines", None)
     return f(lines) if callable(f) else model
 

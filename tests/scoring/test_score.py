@@ -224,6 +224,9 @@ def test_an_announced_next_year_line_is_what_the_scored_year_is_judged_against()
     (r,) = base.attrs["next_lines"]
     assert (r["province"], r["year"], r["next_year"], r["source"]) == ("全国", YEARS[-1], YEARS[-1] + 1, "projected")
     assert r["next_line"] == pytest.approx(line * m.features_.line_growth_)
+    # the packaged table's national series is a reference, not an announcement: without lines= it is projected
+    early = score(p[p["year"] <= YEARS[-2]], m, reasons="none").attrs["next_lines"]
+    assert [e["source"] for e in early] == ["projected"]
     # a province's announced line, well above the projection: every record is further below it, so more risk
     table = pd.DataFrame({"province": ["全国"], "year": [YEARS[-1] + 1], "line": [round(line * 1.4)]})
     high = score(p, m, reasons="none", lines=table)
