@@ -34,7 +34,7 @@ import pandas as pd
 
 from fanpin_risk import contract
 from fanpin_risk.errors import ModelError
-from fanpin_risk.models import resolve_model, with_lines
+from fanpin_risk.models import resolve_model
 from fanpin_risk.panel import select_year
 
 #: Official risk types in the order of the national list (the contract's code list ``risk_type``).
@@ -822,7 +822,7 @@ def explain(records, model=None, year: int | None = None, language: Literal["zh"
     """
     import shap
 
-    model = with_lines(resolve_model(model), lines)
+    model = resolve_model(model, lines=lines)
     sel = select_year(records, year=year, lines=lines)
     panel_hist, rows = sel.history, sel.scored_rows
     X_all = feature_frame(model, panel_hist)

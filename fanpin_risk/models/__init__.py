@@ -27,12 +27,11 @@ from ._models import (
     lgb_params,
     load_model,
     resolve_model,
-    with_lines,
     train,
 )
 
 __all__ = [
-    "train", "load_model", "resolve_model", "with_lines", "RiskModel", "fit_on_features", "fit_platt", "lgb_params",
+    "train", "load_model", "resolve_model", "RiskModel", "fit_on_features", "fit_platt", "lgb_params",
     "audition", "anchor_platt", "AUDITION", "AUDITION_MAX_ROWS", "CALIBRATION", "CALIBRATION_FOLDS",
     "CALIBRATIONS", "booster_calibrator",
     "MODEL_KINDS", "LGB_DEFAULTS", "MAX_TREES", "EARLY_STOPPING", "MONOTONE", "SCHEMA_VERSION",

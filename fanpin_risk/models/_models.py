@@ -477,8 +477,8 @@ class RiskModel:
         """This model, judging the scored year against a published next-year line where the records lack it.
 
         See :meth:`fanpin_risk.panel.PanelFeatures.with_published_lines`; a
-        model without the line ahead is returned as it is. ``score()`` and
-        ``explain()`` call this with their ``lines`` table.
+        model without the line ahead is returned as it is. Every stage that takes
+        a ``lines`` table calls this through :func:`resolve_model`.
 
         Parameters
         ----------
@@ -705,11 +705,20 @@ def load_model(path=None) -> RiskModel:
     return RiskModel(kind, feats, impl, meta)
 
 
-def resolve_model(model: Any = None):
+def resolve_model(model: Any = None, *, lines=None):
     """The model a stage should use: None → the packaged default, a path → :func:`load_model`, a model as it is.
 
     Any object with ``predict_proba`` and ``transform`` (a :class:`RiskModel`
     or one of the same shape) is passed through.
+
+    ``lines`` is the stage's monitoring-line table: a model that judges records
+    against next year's line then reads a province's announced line of the
+    year after the scored one from it (:meth:`RiskModel.with_published_lines`),
+    so that the list, its explanations, the help measures, scenarios and alerts
+    of one call all judge against the same line. Only a table the caller gives
+    counts as announced: with ``lines=None`` next year's line is projected,
+    because the packaged table's national series (全国) is a reference, not an
+    announcement, and a province's own schedule may differ from it.
 
     Examples
     --------
@@ -723,27 +732,11 @@ def resolve_model(model: Any = None):
                 f"no packaged default model at {path}; train one with fanpin_risk.train(...) "
                 "and pass it as model=, or save it there"
             )
-        return load_model(path)
-    if not hasattr(model, "predict_proba") or not hasattr(model, "transform"):
+        model = load_model(path)
+    elif not hasattr(model, "predict_proba") or not hasattr(model, "transform"):
         raise ModelError(f"model= must be a RiskModel, a path or None, not {type(model).__name__}")
-    return model
-
-
-def with_lines(model: Any, lines=None):
-    """``model`` reading next year's line from the line table ``lines`` where the records lack it.
-
-    What ``score()``, ``explain()`` and ``score_dask()`` do with their ``lines``
-    argument (:meth:`RiskModel.with_published_lines`). Only a table the caller
-    gives counts as announced: with ``lines=None`` the model projects next
-    year's line, because the packaged table's national series (全国) is a
-    reference, not an announcement, and a province's own schedule may differ
-    from it. A model of another shape, or one without the line ahead, is
-    returned as it is.
-    """
-    if lines is None:
-        return model
-    f = getattr(model, "with_published_lines", None)
-    return f(lines) if callable(f) else model
+    ahead = getattr(model, "with_published_lines", None)
+    return ahead(lines) if lines is not None and callable(ahead) else model
 
 
 # --------------------------------------------------------------------------- training

@@ -272,7 +272,7 @@ def alerts(panel: Any, matches: pd.DataFrame, model: Any = None, *, as_of: Any, 
         output "alerts"), policy triggers first, then by risk after.
     """
     as_of = as_month(as_of)
-    model = resolve_model(model)
+    model = resolve_model(model, lines=lines)
     df = as_panel(panel, lines=lines).reset_index(drop=True)
     df["household_id"] = df["household_id"].astype("str")
     y = int(df["year"].max()) if year is None else int(year)

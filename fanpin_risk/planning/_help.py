@@ -251,7 +251,7 @@ def feasible_help(records: Any, model: Any = None, *, year: int | None = None, h
     The risk under a measure is the model's response to the changed record, not
     a causal effect (see the module docstring).
     """
-    model = resolve_model(model)
+    model = resolve_model(model, lines=lines)
     table = load_help_measures(measures)
     sel = _Selection.of(records, year=year, households=households, lines=lines)
     copies, feasible = _measure_variants(sel, table)

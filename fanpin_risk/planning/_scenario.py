@@ -435,7 +435,7 @@ def scenario(records: Any, shock: Any, model: Any = None, *, year: int | None = 
     -------
     ScenarioResult
     """
-    model = resolve_model(model)
+    model = resolve_model(model, lines=lines)
     panel = as_panel(records, lines=lines, unusable="keep")  # score() gives unusable rows a status
     if len(panel) == 0:
         raise ContractError("no household records")

@@ -327,7 +327,7 @@ def write_html_report(records_or_scored: Any, path: str | Path, model: Any = Non
         s = _en(records_or_scored)
         attrs = dict(records_or_scored.attrs)
     else:
-        model = resolve_model(model)
+        model = resolve_model(model, lines=lines)
         panel = as_panel(records_or_scored, lines=lines, unusable="keep")  # read once; score() flags unusable rows
         s = score(panel, model, year=year, budget=budget, quota_by=quota_by, reasons="all", lines=lines)
         attrs = dict(s.attrs)

@@ -37,7 +37,7 @@ import pandas as pd
 from fanpin_risk import contract
 from fanpin_risk._version import __version__
 from fanpin_risk.errors import ContractError, ModelError
-from fanpin_risk.models import SCHEMA_VERSION, RiskModel, booster_calibrator, fit_platt, lgb_params, resolve_model, with_lines
+from fanpin_risk.models import SCHEMA_VERSION, RiskModel, booster_calibrator, fit_platt, lgb_params, resolve_model
 from fanpin_risk.explain import exposure_counts, wages_per_worker
 from fanpin_risk.panel import (CATEGORICAL, PanelFeatures, as_panel, line_counts, line_schedule, make_labels,
                                next_year_lines)
@@ -216,7 +216,7 @@ def score_dask(
         The ranked list (one row per household), collected on the caller; it is
         small (≈ 1 KB per household with reasons for the budgeted rows only).
     """
-    model = with_lines(resolve_model(model), lines)
+    model = resolve_model(model, lines=lines)
     client = _client(client)
     cut = dict(TIER_CUTOFFS if tier_cutoffs is None else tier_cutoffs)
     if reasons not in (None, "all", "budget", "none"):
@@ -304,8 +304,7 @@ def _next_lines_dask(parts, client, lines, feats, year: int) -> list[dict]:
     meta = pd.DataFrame({"province": pd.Series(dtype="str"), "year": pd.Series(dtype="int64"),
                          "line": pd.Series(dtype="float64"), "n": pd.Series(dtype="int64")})
     lc = _compute(client, parts.map_partitions(_line_counts_partition, lines, meta=meta))[0]
-    counts = lc.groupby(["province", "year", "line"], as_index=False)["n"].sum()
-    return next_year_lines(feats, schedule=line_schedule(None, counts), year=year).to_dict("records")
+    return next_year_lines(feats, schedule=_summed_schedule(lc), year=year).to_dict("records")
 
 
 _EXPOSURE_META = pd.DataFrame({"risk_type": pd.Series(dtype="str"), "c": pd.Series(dtype="str"),
@@ -354,8 +353,12 @@ def _schedule(lv: pd.DataFrame) -> dict:
     rows = lv.loc[lv["column"] == _LINES, "value"].str.split("\x1f", expand=True, regex=False)
     if not len(rows):
         return {}
-    counts = pd.DataFrame({"province": rows[0], "year": rows[1].astype("int64"), "line": rows[2].astype("float64"),
-                           "n": rows[3].astype("int64")})
+    return _summed_schedule(pd.DataFrame({"province": rows[0], "year": rows[1].astype("int64"),
+                                          "line": rows[2].astype("float64"), "n": rows[3].astype("int64")}))
+
+
+def _summed_schedule(counts: pd.DataFrame) -> dict:
+    """The line schedule of line counts gathered from every partition (a (province, year, line) may repeat)."""
     return line_schedule(None, counts.groupby(["province", "year", "line"], as_index=False)["n"].sum())
 
 

@@ -43,7 +43,7 @@ from fanpin_risk.explain import (
     suggest_measures,
     top_factor_words,
 )
-from fanpin_risk.models import resolve_model, with_lines
+from fanpin_risk.models import resolve_model
 from fanpin_risk.panel import PanelFeatures, YearSelection, next_year_lines, select_year
 
 from ._rank import TIER_CUTOFFS, TIERS, assign_tiers, in_budget_ranked, rank_order
@@ -175,7 +175,7 @@ def score(
     >>> int(ranked["纳入走访名单"].sum()), ranked["优先排序"].iloc[0]
     (20, np.int64(1))
     """
-    model = with_lines(resolve_model(model), lines)
+    model = resolve_model(model, lines=lines)
     cut = dict(TIER_CUTOFFS if tier_cutoffs is None else tier_cutoffs)
     if quota_by and quota_by not in _UNIT_COLS:
         raise ContractError(f"quota_by must be one of {_UNIT_COLS}, got {quota_by!r}")

@@ -126,3 +126,16 @@ def test_cli_help_options_workbook_shows_risks_as_percentages(tmp_path, sim, mod
     assert ws.cell(row=2, column=head["户编号"]).number_format == "General"
     assert isinstance(ws.cell(row=2, column=head["当前风险概率"]).value, float)  # a number, still sortable
     assert "%" in str(ws.cell(row=2, column=head["说明"]).value)
+
+
+def test_help_judges_against_the_same_announced_line_as_the_list(sim, model):
+    """lines= reaches the help measures' model as it reaches score(): the announced next-year line is read."""
+    y = int(sim["year"].max())
+    line = float(sim.loc[sim["year"] == y, "monitoring_line"].median())
+    table = pd.DataFrame({"province": [str(sim["province"].iloc[0])], "year": [y + 1], "line": [round(line * 1.4)]})
+    before = lambda h: h.set_index("household_id")["risk_before"].astype(float)  # noqa: E731
+    given = before(feasible_help(sim, model, lines=table))
+    ahead = before(feasible_help(sim, model.with_published_lines(table)))
+    plain = before(feasible_help(sim, model))
+    pd.testing.assert_series_equal(given, ahead.reindex(given.index))
+    assert given.mean() > plain.reindex(given.index).mean() + 0.01  # a higher line than projected: more risk
