@@ -45,7 +45,7 @@ from fanpin_risk.models import resolve_model
 from fanpin_risk.panel import as_panel
 from fanpin_risk.scoring import score
 
-from ._help import apply_effects
+from ._help import apply_effects, with_whole_context
 from ._scenario import formula_total
 
 #: Share of business income a disaster takes when the push list gives no loss amount.
@@ -282,9 +282,7 @@ def alerts(panel: Any, matches: pd.DataFrame, model: Any = None, *, as_of: Any, 
         return pd.DataFrame({c: pd.Series(dtype=d) for c, d in cols.items()})
     ids = set(ev["household_id"])
     own = df[df["household_id"].isin(ids)]
-    feats = getattr(model, "features_", None)
-    if getattr(feats, "history_block", False):  # the neighbours' context of the whole panel, not of the alerted few
-        own = own.join(feats.context(df).loc[own.index])
+    own = with_whole_context(model, own, df)  # the neighbours' context of the whole panel, not of the alerted few
     after_panel, hit_rows = apply_events(own, ev, year=y)
     kw = {"year": y, "reasons": "all", "lines": lines, "top_factors": False}  # the alert list shows no factors
     before = score(own, model, **{**kw, "reasons": "none"}).set_index("household_id")

@@ -254,6 +254,7 @@ def feasible_help(records: Any, model: Any = None, *, year: int | None = None, h
     model = resolve_model(model, lines=lines)
     table = load_help_measures(measures)
     sel = _Selection.of(records, year=year, households=households, lines=lines)
+    sel.H = with_whole_context(model, sel.H, sel.prep.history)
     copies, feasible = _measure_variants(sel, table)
     base, wide = _risks(model, pd.concat(copies, ignore_index=True), sel.year)
     out = _household_frame(sel, base)
@@ -309,6 +310,22 @@ class _Selection:
         fallback = float(ratio.median()) if ratio.notna().any() else np.nan
         return cls(prep=prep, cur_all=cur_all, keep_ids=keep_ids, households_given=households is not None, H=H,
                    cur=cur, fallback=fallback, derived=_derived(cur, fallback))
+
+
+def with_whole_context(model, part: pd.DataFrame, whole: pd.DataFrame) -> pd.DataFrame:
+    """``part`` (rows of ``whole``, same labels) with the village and county context of the whole panel attached.
+
+    Without it a model with the history block would take the context from
+    ``part`` alone: from the few households asked for, or from the originals
+    and their measure copies together (each copy a neighbour of its original),
+    and its risk would differ from the scored list's.
+    """
+    feats = getattr(model, "features_", None)
+    if not getattr(feats, "history_block", False) or not hasattr(feats, "context"):
+        return part
+    if all(c in part.columns for c in feats.CONTEXT):  # attached already by the caller
+        return part
+    return part.join(feats.context(whole).loc[part.index])
 
 
 def _measure_variants(sel: _Selection, table: pd.DataFrame) -> tuple[list[pd.DataFrame], dict[str, pd.Series]]:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from fanpin_risk.planning import apply_effects, evaluate_condition, feasible_help, load_help_measures
 from fanpin_risk.errors import ContractError
-from fanpin_risk.api import train
+from fanpin_risk.api import score, train
 from fanpin_risk.simulate import simulate
 
 
@@ -139,3 +139,15 @@ def test_help_judges_against_the_same_announced_line_as_the_list(sim, model):
     plain = before(feasible_help(sim, model))
     pd.testing.assert_series_equal(given, ahead.reindex(given.index))
     assert given.mean() > plain.reindex(given.index).mean() + 0.01  # a higher line than projected: more risk
+
+
+@pytest.mark.parametrize("subset", [False, True])
+def test_risk_before_is_the_listed_risk(sim, model, subset):
+    """risk_before is score()'s risk: the village and county context comes from the whole panel, not from the
+    households asked for or from the measure copies scored beside their originals."""
+    assert model.features_.history_block  # the context block is what could make them differ
+    listed = score(sim, model).set_index("household_id")["risk_score"].astype(float)
+    ids = list(listed.index[::7]) if subset else None
+    before = feasible_help(sim, model, households=ids).set_index("household_id")["risk_before"].astype(float)
+    assert len(before) == (len(ids) if subset else len(listed))
+    np.testing.assert_allclose(before.to_numpy(), listed.reindex(before.index).to_numpy(), rtol=0, atol=1e-12)
