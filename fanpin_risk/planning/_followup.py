@@ -21,8 +21,11 @@ import pandas as pd
 from fanpin_risk import contract
 from fanpin_risk.errors import ContractError
 from fanpin_risk.evaluation import backtest
-from fanpin_risk.panel import COHORTS, as_panel, eliminated_cohort
+from fanpin_risk.models import resolve_model
+from fanpin_risk.panel import COHORTS, as_panel, eliminated_cohort, select_year
 from fanpin_risk.scoring import score, to_headers
+
+from ._help import with_whole_context
 
 def cohort_backtest(panel: Any, models=("rule", "scorecard", "lightgbm"), *, cohort: str = "eliminated",
                     label: str = "reentry", **kwargs):
@@ -74,6 +77,7 @@ def score_followup(records: Any, model: Any = None, *, year: int | None = None, 
         scored year (rank 1 = most at risk of re-entry), plus ``elimination_month``
         and ``years_since_elimination``. ``.attrs["cohort"]`` = "eliminated".
     """
+    model = resolve_model(model, lines=lines)
     panel = as_panel(records, lines=lines, unusable="keep")  # score() gives unusable rows a status
     yrs = panel["year"].astype("int64")
     y = int(yrs.max()) if year is None else int(year)
@@ -82,8 +86,9 @@ def score_followup(records: Any, model: Any = None, *, year: int | None = None, 
     ids = set(cur.loc[coh, "household_id"].astype("str"))
     if not ids:
         raise ContractError(f"no household has risk_eliminated True in {y}; nothing to follow up")
-    # features use each household's own history only, so scoring the cohort alone changes no score
+    # the cohort is scored alone, with the village and county context of the whole panel (as score() sees it)
     sub = panel[panel["household_id"].astype("str").isin(ids)]
+    sub = with_whole_context(model, sub, select_year(panel, year=y, current=False).history)
     out = score(sub, model, year=y, budget=budget, quota_by=quota_by, reasons=reasons, headers="en", lines=lines)
     em = cur.assign(household_id=cur["household_id"].astype("str")).set_index("household_id")
     em = em["elimination_month"].astype("Int64") if "elimination_month" in em.columns else pd.Series(pd.NA, index=em.index, dtype="Int64")

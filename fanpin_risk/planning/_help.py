@@ -313,19 +313,28 @@ class _Selection:
 
 
 def with_whole_context(model, part: pd.DataFrame, whole: pd.DataFrame) -> pd.DataFrame:
-    """``part`` (rows of ``whole``, same labels) with the village and county context of the whole panel attached.
+    """``part`` (records of ``whole``) with the village and county context of the whole panel attached.
 
     Without it a model with the history block would take the context from
     ``part`` alone: from the few households asked for, or from the originals
     and their measure copies together (each copy a neighbour of its original),
-    and its risk would differ from the scored list's.
+    and its risk would differ from the scored list's. Records are matched on
+    (household_id, year), so ``part`` may carry labels of its own; a record
+    ``whole`` does not hold gets no context (NaN).
     """
     feats = getattr(model, "features_", None)
     if not getattr(feats, "history_block", False) or not hasattr(feats, "context"):
         return part
     if all(c in part.columns for c in feats.CONTEXT):  # attached already by the caller
         return part
-    return part.join(feats.context(whole).loc[part.index])
+
+    def key(df):
+        return pd.MultiIndex.from_arrays([df["household_id"].astype("str").to_numpy(),
+                                          pd.to_numeric(df["year"]).astype("float64").to_numpy()])
+
+    ctx = feats.context(whole).set_axis(key(whole))
+    ctx = ctx[~ctx.index.duplicated()].reindex(key(part))
+    return part.assign(**{c: ctx[c].to_numpy() for c in ctx.columns})
 
 
 def _measure_variants(sel: _Selection, table: pd.DataFrame) -> tuple[list[pd.DataFrame], dict[str, pd.Series]]:

@@ -10,7 +10,7 @@ from fanpin_risk.api import cohort_backtest
 from fanpin_risk.panel import eliminated_cohort
 from fanpin_risk.planning import score_followup
 from fanpin_risk.panel import make_labels
-from fanpin_risk.api import train
+from fanpin_risk.api import score, train
 from fanpin_risk.simulate import simulate
 
 
@@ -84,3 +84,14 @@ def test_followup_list_and_cli(tmp_path, sim):
     assert r.exit_code == 0 and list(pd.read_excel(xl, sheet_name=None)) == ["跟踪回访名单"]
     r2 = CliRunner().invoke(app, ["cohort"])
     assert r2.exit_code != 0
+
+
+def test_followup_risk_is_the_whole_panels_risk(sim):
+    """A model with the context block scores the cohort as score() scores it within the whole panel."""
+    m = train(sim, model="lightgbm", params={"n_estimators": 30}, log_to_mlflow=False)
+    assert m.features_.history_block
+    lst = score_followup(sim, m, budget=0.2).set_index("household_id")
+    whole = score(sim, m).set_index("household_id")["risk_score"].astype(float)
+    assert len(lst) > 20
+    got = lst["risk_score"].astype(float)
+    pd.testing.assert_series_equal(got, whole.reindex(got.index), check_names=False, rtol=0, atol=1e-12)
