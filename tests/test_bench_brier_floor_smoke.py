@@ -24,10 +24,14 @@ def test_bench_brier_floor_small(tmp_path):
     rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in first.splitlines() if ln.startswith("| ")][1:]
     assert rows[0][1] == "oracle (p_relapse)" and float(rows[0][3]) == 1.0
     hidden = [r for r in rows if "hidden" in r[1]]
-    assert len(hidden) == 1 and hidden[0] == rows[-1]  # one fit, on the largest training set
-    assert hidden[0][0] == rows[-2][0]
-    sizes = {r[0] for r in rows[1:-1]}
-    assert len(sizes) >= 2 and {r[1] for r in rows[1:-1]} == {"7 leaves (default)", "31 leaves · lr 0.05"}
+    assert len(hidden) == 4 and hidden == rows[-4:]  # on the largest training set; the whole state with both sizes
+    assert {r[0] for r in hidden} == {rows[-5][0]}
+    assert "ability, wage shock" in hidden[0][1] and "returned migrants" in hidden[1][1]
+    assert hidden[2][1].startswith("7 leaves + the whole state") and hidden[3][1].startswith("31 leaves")
+    n_state = int(hidden[2][1].split("the whole state (")[1].split(" columns")[0])
+    assert n_state > 50  # every household array and member aggregate of the state, not just the two above
+    sizes = {r[0] for r in rows[1:-4]}
+    assert len(sizes) >= 2 and {r[1] for r in rows[1:-4]} == {"7 leaves (default)", "31 leaves · lr 0.05"}
     for r in rows:
         brier, ratio, pr = float(r[2]), float(r[3]), float(r[4])
         assert 0.0 < brier < 0.25 and 0.0 <= pr <= 1.0
