@@ -270,7 +270,8 @@ def report(results: list[dict], args, cmd: str, load_start, t_total: float) -> s
          f"Intervals: 95 % percentile bootstrap, {args.boot} draws, households resampled within each test year; the "
          "same resample for every model of a world (so the differences below are paired).",
          "- oracle = the simulator's own next-year probability of the label (`p_relapse` of the cause record, "
-         "16 draws), on the same rows: the best Brier/ranking the simulated data allow."
+         "16 draws), on the same rows: the best Brier/ranking the simulated data allow, up to its own Monte Carlo noise "
+         "(a mean of 16 simulations of the next year; see bench/brier_floor.md)."
          if args.oracle else "- oracle not computed (`--no-oracle`).",
          "\n## Wall time per world\n",
          "| world | households | rows | test years | data s | backtest s | total s |", "|---|---|---|---|---|---|---|"]

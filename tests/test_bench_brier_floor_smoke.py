@@ -36,6 +36,12 @@ def test_bench_brier_floor_small(tmp_path):
         brier, ratio, pr = float(r[2]), float(r[3]), float(r[4])
         assert 0.0 < brier < 0.25 and 0.0 <= pr <= 1.0
         assert ratio == pytest.approx(brier / float(rows[0][2]), rel=1e-3)
+    # the oracle's own Monte Carlo noise: the true floor lies below the oracle's Brier, the ratio to it above the table's
+    note = text.split("The oracle is the mean of 16 simulations")[1].split("\n")[0]
+    lo, hi = (float(v) for v in note.split("true floor lies in [")[1].split("]")[0].split(", "))
+    assert 0.0 < lo < hi == pytest.approx(float(rows[0][2]), abs=1e-4)
+    r_lo, r_hi = (float(v) for v in note.split(" × it")[0].rsplit(") is ", 1)[1].split("–"))
+    assert 1.0 < r_lo < r_hi
     # where the default's gap to the oracle sits: bins by the oracle's probability whose shares add up to 1
     gap = [[c.strip() for c in ln.strip("|").split("|")] for ln in gap_part.splitlines() if ln.startswith("| ")][1:]
     assert gap[0][0] == "0.00–0.01" and gap[-1][0].endswith("1.00")
