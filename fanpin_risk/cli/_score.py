@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 
 from fanpin_risk.api import score as _score
-from fanpin_risk.reporting import next_line_text, with_region_names, write_html_report, write_workbook
-from fanpin_risk.scoring import to_headers
+from fanpin_risk.reporting import next_line_text, staff_list, write_html_report, write_workbook
 
 from ._common import LINES_HELP, MODEL_HELP, NAMES_HELP, QUOTA_HELP, load_model, panel_of, read_lines, read_names
 
@@ -42,12 +41,17 @@ def score(
                reasons=reasons, lines=table)  # type: ignore[arg-type]
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() == ".csv":
-        with_region_names(to_headers(s, "zh"), region).to_csv(output, index=False, encoding="utf-8-sig")
+        staff_list(s, region).to_csv(output, index=False, encoding="utf-8-sig")
     else:
         write_workbook(s, output, names=region)
     n = int((s["status"] == "scored").sum())
-    console.print(f"scored {n:,} of {len(s):,} households ({s.attrs.get('year')}); "
-                  f"{int(s['in_budget'].sum()):,} in the budget → [bold]{output}[/]")
+    if budget is None:  # nobody is marked 纳入走访名单 then; say what the tiers mean instead of "0 in the budget"
+        tiers = s["risk_tier"].value_counts()
+        marked = (f"no visit budget (--budget): tiers by probability, 高 {int(tiers.get('高', 0)):,}, "
+                  f"中 {int(tiers.get('中', 0)):,}")
+    else:
+        marked = f"{int(s['in_budget'].sum()):,} in the budget"
+    console.print(f"scored {n:,} of {len(s):,} households ({s.attrs.get('year')}); {marked} → [bold]{output}[/]")
     if s.attrs.get("next_lines"):
         console.print(f"judged against next year's line (判断所用监测标准): {next_line_text(s.attrs['next_lines'])}")
 

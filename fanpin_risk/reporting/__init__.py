@@ -13,6 +13,7 @@ from ._report import (
     SUMMARY_SHEET,
     summary_tables,
     next_line_text,
+    staff_list,
     write_workbook,
     write_html_report,
     with_region_names,
@@ -30,6 +31,7 @@ __all__ = [
     "SUMMARY_SHEET",
     "summary_tables",
     "next_line_text",
+    "staff_list",
     "write_workbook",
     "write_html_report",
 ]

@@ -108,6 +108,39 @@ def with_region_names(zh: pd.DataFrame, names: dict[str, str] | None) -> pd.Data
     return out
 
 
+def staff_list(scored: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """The ranked list as county staff read it: Chinese headers, 是/否, probability to four decimals.
+
+    The sheet 名单 of :func:`write_workbook` and the Chinese CSV of ``fanpin-risk score``
+    are this table.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Output of :func:`fanpin_risk.scoring.score` (English or Chinese headers).
+    names : dict, optional
+        Region code → name: 县名称, 乡镇名称 and 村名称 columns beside the codes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"household_id": ["H1"], "risk_score": [0.123456], "in_budget": [True],
+    ...                   "has_labor": [False], "status": ["scored"]})
+    >>> row = staff_list(s).iloc[0]
+    >>> row["户编号"], float(row["返贫致贫风险概率"]), row["纳入走访名单"], row["有劳动力"]
+    ('H1', 0.1235, '是', '否')
+    """
+    zh = to_headers(scored, "zh")
+    zh = zh[[SCORE_COLUMNS_ZH[c] for c in SCORE_COLUMNS if SCORE_COLUMNS_ZH[c] in zh.columns]].copy()
+    zh = with_region_names(zh, names)
+    for col in ("纳入走访名单", "有劳动力"):  # as the national system writes them, not True/False
+        if col in zh.columns:
+            zh[col] = zh[col].map({True: "是", False: "否"}).astype(object)
+    if "返贫致贫风险概率" in zh.columns:
+        zh["返贫致贫风险概率"] = zh["返贫致贫风险概率"].round(4)
+    return zh
+
+
 def write_workbook(scored: pd.DataFrame, path: str | Path, *, names: dict[str, str] | None = None) -> Path:
     """Write the ranked list (sheet 名单, Chinese headers) and the summary (sheet 汇总) to xlsx.
 
@@ -122,12 +155,7 @@ def write_workbook(scored: pd.DataFrame, path: str | Path, *, names: dict[str, s
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    zh = to_headers(scored, "zh")
-    zh = zh[[SCORE_COLUMNS_ZH[c] for c in SCORE_COLUMNS if SCORE_COLUMNS_ZH[c] in zh.columns]].copy()
-    zh = with_region_names(zh, names)
-    zh["纳入走访名单"] = zh["纳入走访名单"].map({True: "是", False: "否"}).astype(object)
-    zh["有劳动力"] = zh["有劳动力"].map({True: "是", False: "否"}).astype(object)
-    zh["返贫致贫风险概率"] = zh["返贫致贫风险概率"].round(4)
+    zh = staff_list(scored, names)
     tables = summary_tables(scored)
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         zh.to_excel(xw, sheet_name=LIST_SHEET, index=False)

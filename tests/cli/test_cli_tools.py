@@ -111,3 +111,18 @@ def test_score_says_which_next_year_line_the_list_was_judged_against(files, tmp_
                            env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert f"全国 {last + 1} 年 9,100 元（已公布的标准）" in r.output
+
+
+def test_score_without_a_budget_says_what_the_tiers_mean(files, tmp_path):
+    """No --budget marks nobody 纳入走访名单; the CLI says so and counts the tiers instead of "0 in the budget"."""
+    d, panel = files
+    r = CliRunner().invoke(app, ["score", str(d / "panel.csv"), "-o", str(tmp_path / "l.csv")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    out = pd.read_csv(tmp_path / "l.csv", dtype=str)
+    assert (out["纳入走访名单"] == "否").all()
+    n_high, n_mid = int((out["风险等级"] == "高").sum()), int((out["风险等级"] == "中").sum())
+    assert f"no visit budget (--budget): tiers by probability, 高 {n_high:,}, 中 {n_mid:,}" in r.output
+    assert "in the budget" not in r.output
+    r = CliRunner().invoke(app, ["score", str(d / "panel.csv"), "-o", str(tmp_path / "l.csv"), "--budget", "5"],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "5 in the budget" in r.output
