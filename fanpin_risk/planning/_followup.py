@@ -27,6 +27,7 @@ from fanpin_risk.scoring import score, to_headers
 
 from ._help import with_whole_context
 
+
 def cohort_backtest(panel: Any, models=("rule", "scorecard", "lightgbm"), *, cohort: str = "eliminated",
                     label: str = "reentry", **kwargs):
     """Rolling-origin backtest on the eliminated cohort with the re-entry label.
