@@ -111,6 +111,13 @@ _IN_ID18 = re.compile(r"(?<![0-9])([1-9][0-9]{5})((?:18|19|20)[0-9]{2})(0[1-9]|1
 _IN_ID15 = re.compile(r"(?<![0-9])([1-9][0-9]{5})([0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}(?![0-9])")
 _IN_PHONE = re.compile(r"(?<![0-9])(?:(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}|0[0-9]{2,3}-[0-9]{7,8})(?![0-9])")
 _IN_SCI = re.compile(r"[0-9](?:\.[0-9]+)?[eE]\+?1[4-9]")
+# Digit groups of one number written apart ("522601 19510202 0375", "5226-0119-5102-0203-75"): the
+# separators between digits are taken out and the ID-card tests run again.
+_DIGIT_GAP = re.compile(r"(?<=[0-9])[ \-\u00a0\u3000]{1,2}(?=[0-9])")
+# Masked numbers still name a person with the rest of the record: an ID-card number with its middle
+# starred out (522601********0375, 5226011951****0375) and a mobile with four stars (138****5678).
+_IN_MASKED_ID = re.compile(r"(?<![0-9*])[1-9][0-9]{5}(?=[0-9*]{11}[0-9Xx*](?![0-9*]))(?=(?:[0-9]*\*){4})[0-9*]{11}[0-9Xx*]")
+_IN_MASKED_MOBILE = re.compile(r"(?<![0-9*])1[3-9][0-9]\*{4}[0-9]{4}(?![0-9*])")
 # White space between the characters of a label, written out so that Python and
 # Arrow's RE2 read the same class.
 _LABEL_SPACE = "[\t\n\x0b\x0c\r \u00a0\u3000]*"
@@ -119,14 +126,14 @@ _LABEL_SPACE = "[\t\n\x0b\x0c\r \u00a0\u3000]*"
 # scripts, circled numbers, the telegraph symbols for months, days and hours), an
 # exponent, or a label word.
 _MAYBE_DIGITS = ("(?:[0-9０-９][^0-9０-９]*){10}|[^\\P{N}0-9０-９]|[\\x{32C0}-\\x{32CB}\\x{3358}-\\x{3370}"
-                 "\\x{33E0}-\\x{33FE}]|[0-9０-９][eEｅＥ]")
+                 "\\x{33E0}-\\x{33FE}]|[0-9０-９][eEｅＥ]|[0-9０-９][*＊]{4}")
 # A value of ASCII digits only is an identifier only in these forms (mobile, with 86,
 # landline, with 86, 15- and 18-digit ID-card numbers); village codes and the like are not.
 _PII_DIGITS = "^(?:1[3-9][0-9]{9}|861[3-9][0-9]{9}|0[0-9]{9,11}|860[0-9]{9}|[0-9]{15}|[0-9]{18})$"
 # Pre-filter of one ASCII value in Python (labels and other scripts are not ASCII): every number the
 # tests accept has ten digits apart only by spaces, dashes, brackets or a decimal point, or is written
 # with an exponent.
-_ASCII_MAYBE = re.compile(r"(?:[0-9][\s().-]*){10}|[0-9][eE]\+?[0-9]")
+_ASCII_MAYBE = re.compile(r"(?:[0-9][\s().-]*){10}|[0-9][eE]\+?[0-9]|[0-9]\*{4}")
 _QUOTES = "'‘’`\""
 _EXCEL_TEXT = re.compile(r'="(.*)"')
 _SCI_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)E[+-]?[0-9]{1,3}")
@@ -434,15 +441,25 @@ def id_card_like(v: Any) -> bool:
     return t is not None and _id_like(t, cut)
 
 
-def _holds_number(text: str) -> bool:
-    """Whether NFKC text holds an ID-card, mobile or landline number, or a scientific-notation one, anywhere."""
+def _holds_id(text: str) -> bool:
     for m in _IN_ID18.finditer(text):
         if int(m.group(1)[:2]) in _PROV2 and _valid_date(int(m.group(2)), int(m.group(3)), int(m.group(4))):
             return True
     for m in _IN_ID15.finditer(text):
         if int(m.group(1)[:2]) in _PROV2 and _valid_date(1900 + int(m.group(2)), int(m.group(3)), int(m.group(4))):
             return True
-    return bool(_IN_PHONE.search(text) or _IN_SCI.search(text))
+    return False
+
+
+def _holds_number(text: str) -> bool:
+    """Whether NFKC text holds an ID-card (also in groups, or masked), mobile (also masked) or landline number,
+    or a scientific-notation one, anywhere."""
+    if _holds_id(text) or _IN_PHONE.search(text) or _IN_SCI.search(text):
+        return True
+    if any(int(m.group(0)[:2]) in _PROV2 for m in _IN_MASKED_ID.finditer(text)) or _IN_MASKED_MOBILE.search(text):
+        return True
+    joined = _DIGIT_GAP.sub("", text)
+    return joined != text and _holds_id(joined)
 
 
 def _flags(v: Any) -> int:
@@ -743,8 +760,13 @@ def _empty_mask(values: Any) -> np.ndarray:
     return np.array([isinstance(v, str) and v.strip().lower() in ("", "nan") for v in values], dtype=bool)
 
 
-def _content_reason(values: Any, flags: np.ndarray, n_rows: int, *, names: bool, inside_text: bool) -> str | None:
-    """Why the distinct ``values`` of a column (with their :func:`pii_flags`) are personal data, or None."""
+def _content_reason(values: Any, flags: np.ndarray, n_rows: int, *, names: bool, inside_text: bool,
+                    units: int | None = None) -> str | None:
+    """Why the distinct ``values`` of a column (with their :func:`pii_flags`) are personal data, or None.
+
+    ``units`` (the number of households or persons the rows describe) replaces the row count in the
+    names test: a name repeated once per year is as distinct as the households.
+    """
     empty = _empty_mask(values)
     n = int((~empty).sum())
     if n == 0:
@@ -758,7 +780,7 @@ def _content_reason(values: Any, flags: np.ndarray, n_rows: int, *, names: bool,
     if k_id + k_ph and k_id + k_ph >= CONTENT_SHARE * n:
         return "ID-card and phone numbers (content)"
     numeric = isinstance(values, np.ndarray) and values.dtype.kind in "iuf"
-    if names and not numeric and n >= 3 and n >= 0.5 * n_rows:
+    if names and not numeric and n >= 3 and n >= 0.5 * (n_rows if units is None else min(n_rows, units)):
         sample = [v for v, e in zip(_py_values(values, np.arange(min(len(empty), 2000))), empty) if not e]
         if sum(map(_is_name, sample)) >= _NAME_SHARE * len(sample):
             return "person names (content)"
@@ -769,7 +791,7 @@ def _content_reason(values: Any, flags: np.ndarray, n_rows: int, *, names: bool,
 
 
 def detect_pii(df: pd.DataFrame, *, skip: tuple[str, ...] = ("household_id",), names: bool = True,
-               inside_text: bool | Collection = False) -> dict[str, str]:
+               inside_text: bool | Collection = False, units: int | None = None) -> dict[str, str]:
     """Columns of ``df`` that hold personal data, with the reason (never the values).
 
     Parameters
@@ -784,6 +806,10 @@ def detect_pii(df: pd.DataFrame, *, skip: tuple[str, ...] = ("household_id",), n
     inside_text : bool or collection of column names
         Columns (all with True) dropped when *any* value holds an ID-card or phone
         number or a personal-data label: free text outside the contract (备注).
+    units : int, optional
+        Number of households (or persons) the rows describe. A panel repeats each
+        household's name once per year; the names test then asks for distinct
+        values of at least half the units instead of half the rows.
 
     Returns
     -------
@@ -805,7 +831,7 @@ def detect_pii(df: pd.DataFrame, *, skip: tuple[str, ...] = ("household_id",), n
             values, n_rows = got
             flags = pii_flags(values)
             inside = inside_text if isinstance(inside_text, bool) else col in inside_text
-            reason = _content_reason(values, flags, n_rows, names=names, inside_text=inside)
+            reason = _content_reason(values, flags, n_rows, names=names, inside_text=inside, units=units)
         if reason is not None:
             out[col] = reason
     return out

@@ -101,7 +101,10 @@ def _scrub_table(df: pd.DataFrame, mapping: dict[str, str], label: str, salt: _S
     # A column outside the contract goes whole when one value holds personal data. A contract
     # column never does (one bad cell must not take a required field from every household):
     # its text cells are tested one by one below; numbers, integers and booleans are parsed.
-    pii = contract.detect_pii(df.loc[:, [c not in mapping for c in df.columns]], skip=(), inside_text=True)
+    # households (or persons) rather than rows: a panel repeats each name once per year
+    units = int(df[keys[0]].nunique()) if keys else None
+    pii = contract.detect_pii(df.loc[:, [c not in mapping for c in df.columns]], skip=(), inside_text=True,
+                              units=units)
     birth = _id_birth_dates(df, pii, label, ctx) if keep_id_birth else None
     _record_dropped(df, pii, mapping, label, ctx)
     df = df.drop(columns=list(pii))

@@ -361,7 +361,7 @@ def test_an_id_number_hashes_the_same_however_a_table_spells_it(i):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(st.text(max_size=30), st.text(alphabet="0123456789 -+()Xx'\"=eE.:：电话人８", max_size=25),
+@given(st.lists(st.one_of(st.text(max_size=30), st.text(alphabet="0123456789 -+()Xx'\"=eE.:：电话人８*＊", max_size=25),
                           st.integers(-10**19, 10**19), st.floats(allow_nan=True)), max_size=20))
 def test_pii_flags_prefilters_never_change_an_answer(values):
     # the Arrow and the per-value pre-filters only skip values every exact test rejects
@@ -382,3 +382,52 @@ def test_key_hashes_decides_per_column():
     assert contract.key_hashes(few, SALT, whole=True).n_hashed == 10
     missing = np.array([False] * 9 + [True])
     assert contract.key_hashes(mostly, SALT, missing=missing).hashes[-1] is None
+
+
+@pytest.mark.parametrize("text", [
+    "户主 522601 19900101 1235",          # an ID-card number in its usual groups
+    "证 5226-0119-9001-0112-35 已核",      # in groups of four with dashes
+    "户主证件 522601********1235",         # masked in the middle
+    "5226011990****1235",                  # masked birth day and month
+    "联系 138****5678",                    # a masked mobile
+    "联系 １３８＊＊＊＊５６７８",           # the same in full-width characters
+])
+def test_numbers_written_apart_or_masked_inside_text_are_found(text):
+    assert contract.pii_flags([text])[0] != 0
+    assert _privacy._exact_flags(text) == contract.pii_flags([text])[0]
+
+
+@pytest.mark.parametrize("text", [
+    "2023 年收入 12000 元，支出 3000 元，2024 年 15000 元",  # amounts and years side by side
+    "522601 村 2023 12 31 回访",                            # a village code and a date
+    "评分 **** 高风险",                                      # stars without digits
+    "1*2*3*4",
+])
+def test_amounts_dates_and_stars_are_not_personal_numbers(text):
+    assert contract.pii_flags([text])[0] == 0
+
+
+def test_a_names_column_repeated_once_per_year_is_found(tmp_path):
+    """A panel repeats each head's name every year: the names test counts households, not rows."""
+    from fanpin_risk.simulate import simulate
+
+    p = simulate(120, seed=3, years=range(2020, 2026))
+    raw = p
+    surnames = "王李张刘陈杨黄赵吴周"
+    given_ = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平"
+    hid = p["household_id"].astype(str)
+    codes = pd.factorize(hid)[0]
+    raw = raw.assign(户主信息=[surnames[k % 10] + given_[(k // 10) % 20] + given_[(k * 7) % 20] for k in codes],
+                     村名称=[f"{surnames[k % 10]}家村" for k in pd.factorize(p["village_code"])[0]])
+    path = tmp_path / "names.csv"
+    raw.to_csv(path, index=False, encoding="utf-8-sig")
+    panel, report = read_panel(path, salt=SALT)[:2]
+    assert "户主信息" in report.dropped_columns and "person names" in report.dropped_columns["户主信息"]
+    assert "村名称" not in report.dropped_columns  # place names, far fewer than the households
+    extras = report.extras if report.extras is not None else pd.DataFrame()
+    assert "户主信息" not in extras.columns
+    assert not extras.astype(str).apply(lambda c: c.str.contains("王伟")).any().any()
+
+
+def test_a_contact_number_part_is_dropped_by_its_header():
+    assert "联系号码后四位" in contract.detect_pii(pd.DataFrame({"联系号码后四位": ["0375", "1234", "5678"]}))
