@@ -360,14 +360,26 @@ def _province_lookup() -> dict[str, str]:
     return out
 
 
+def known_province(value: object) -> bool:
+    """Whether ``value`` names a province (or 全国) that :func:`normalize_province` recognises."""
+    v = normalize_province(value)
+    return isinstance(v, str) and v in _province_lookup().values()
+
+
 def normalize_province(value: object) -> object:
     """Map a province name, full name or 2-digit code to its short name (贵州省 → 贵州).
 
-    Unknown values are returned stripped but otherwise unchanged; missing stays missing.
+    White space inside is dropped (贵州 省 → 贵州). Unknown values are returned without
+    white space but otherwise unchanged; missing stays missing.
+
+    Examples
+    --------
+    >>> [normalize_province(v) for v in ("贵州省", " 贵州 省", "52", "520102", "全国")]
+    ['贵州', '贵州', '贵州', '贵州', '全国']
     """
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return np.nan
-    s = unicodedata.normalize("NFKC", str(value)).strip()
+    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value)))
     if re.fullmatch(r"\d{2}(\d{4}|\d{10})?", s):  # a 6- or 12-digit division code starts with the province
         s = s[:2]
     return _province_lookup().get(s, _province_lookup().get(s.lower(), s))

@@ -15,16 +15,38 @@ from ._headers import _closest_hint
 
 
 def _set_province(hh: pd.DataFrame, province: str | None, ctx: _Ctx) -> pd.DataFrame:
-    """``province`` for the rows without one (the column is added when absent)."""
-    if province is None:
-        return hh
-    if "province" not in hh.columns:
+    """``province`` for the rows without one (the column is added when absent), in one spelling per province."""
+    if province is not None and "province" not in hh.columns:
         hh["province"] = province
         ctx.notes.append(f"province set to {province!r} for all rows")
-    elif hh["province"].isna().any():
+    elif province is not None and hh["province"].isna().any():
         k = int(hh["province"].isna().sum())
         hh["province"] = hh["province"].where(hh["province"].notna(), province)
         ctx.notes.append(f"province set to {province!r} for {k} row(s) without one")
+    return _one_spelling(hh, ctx) if "province" in hh.columns else hh
+
+
+def _one_spelling(hh: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+    """贵州, 贵州省, 52 and 贵州 省 become 贵州; a value that names no province is warned about.
+
+    The line table is looked up by province: an unrecognised spelling would take the
+    national line without a word, and the list would name one province four ways.
+    """
+    raw = hh["province"]
+    uniq = pd.unique(raw.dropna())
+    norm = {u: contract.normalize_province(u) for u in uniq}
+    unknown = sorted({str(v) for u, v in norm.items() if not contract.known_province(u)})
+    changed = sum(1 for u, v in norm.items() if v != u)
+    if changed:
+        hh["province"] = raw.map(norm).where(raw.notna(), raw)
+        ctx.notes.append(f"province: {len(uniq)} spelling(s) written as {len(set(norm.values()))} province name(s)")
+    if unknown:
+        bad = hh["province"].isin(unknown)
+        shown = ", ".join(repr(u) for u in unknown[:5])
+        ctx.issue(field="province", value=None, rule="unknown_province", level="warning",
+                  message=f"{int(bad.sum())} row(s) have a province that names no province ({shown}): rows without "
+                          "their own 监测标准 take the national line; write the province's name (贵州 or 贵州省) "
+                          "or its 2-digit code")
     return hh
 
 

@@ -182,7 +182,22 @@ def test_line_missing_year_error():
 def test_lines_table_and_province_argument():
     lines = pd.DataFrame({"province": ["湖南"], "year": [2023], "line": [7777]})
     df, _ = read_panel(minimal(1), lines=lines, province="湖南省")
-    assert df.loc[0, "monitoring_line"] == 7777.0 and df.loc[0, "province"] == "湖南省"
+    assert df.loc[0, "monitoring_line"] == 7777.0 and df.loc[0, "province"] == "湖南"  # one spelling per province
+
+
+@pytest.mark.parametrize("spelling", ["贵州", "贵州省", "52", "贵州 省", " 贵州省\u3000", "５２"])
+def test_every_spelling_of_a_province_gets_its_line_and_one_name(spelling):
+    df, rep = read_panel(minimal(2, province=[spelling, "贵州省"]))
+    assert df["province"].tolist() == ["贵州", "贵州"]
+    assert df["monitoring_line"].tolist() == [7300.0, 7300.0]  # Guizhou 2023, not the national 7000
+    assert "unknown_province" not in set(rep.issues["rule"])
+
+
+def test_a_province_that_names_none_is_warned_and_takes_the_national_line():
+    df, rep = read_panel(minimal(2, province=["黔东南", "贵州"]))
+    assert df["monitoring_line"].tolist() == [7000.0, 7300.0]
+    warn = rep.issues[rep.issues["rule"] == "unknown_province"]
+    assert len(warn) == 1 and warn["level"].iloc[0] == "warning" and "'黔东南'" in warn["message"].iloc[0]
 
 
 # --------------------------------------------------------------------------- files
