@@ -47,6 +47,7 @@ and counts only.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import hashlib
 import math
@@ -589,9 +590,13 @@ class KeyHashes:
         Values shaped like ID-card or phone numbers.
     n_cut : int
         Of those, ID-card numbers whose last digits Excel had set to 0 (numeric
-        cells, scientific notation): they hash alike only when cut alike.
+        cells, scientific notation) and that no whole number of the column
+        completes: they hash alike only when cut alike.
     flags : numpy.ndarray
         :func:`pii_flags` of each value.
+    n_completed : int
+        Cut numbers hashed as the one whole ID-card number of the column within one
+        unit of their 15th digit (the same key typed as text in other rows).
     """
 
     hashes: np.ndarray
@@ -599,6 +604,7 @@ class KeyHashes:
     n_like: int
     n_cut: int
     flags: np.ndarray
+    n_completed: int = 0
 
     @property
     def hashed(self) -> np.ndarray:
@@ -665,12 +671,38 @@ def key_hashes(values: Any, salt: str, *, missing: np.ndarray | None = None, who
         whole = n_valid > 0 and n_like >= share * n_valid
     idx = np.flatnonzero(valid if whole else valid & (flags != 0))
     out = np.full(n, None, dtype=object)
-    n_cut = 0
-    for i, v in zip(idx, _py_values(values, idx)):
-        t, cut = _clean_key(v)
+    cleaned = [(i, v, *_clean_key(v)) for i, v in zip(idx, _py_values(values, idx))]
+    near = _whole_numbers_near(cleaned, flags)
+    n_cut = n_completed = 0
+    for i, v, t, cut in cleaned:
+        if cut and flags[i] & PII_ID:
+            full = near(t) if t is not None and len(t) == 18 else None
+            if full is not None:  # the same key, typed as text elsewhere in the column
+                t, n_completed = full, n_completed + 1
+            else:
+                n_cut += 1
         out[i] = hash_id(t if t is not None else v, salt)
-        n_cut += bool(cut and flags[i] & PII_ID)
-    return KeyHashes(out, bool(whole), n_like, n_cut, flags)
+    return KeyHashes(out, bool(whole), n_like, n_cut, flags, n_completed)
+
+
+def _whole_numbers_near(cleaned: list, flags: np.ndarray):
+    """A function: cut 18-digit number → the one uncut ID-card number of the column it can stand for, or None.
+
+    A cut cell keeps 15 significant digits, truncated (typed into Excel) or rounded,
+    once or twice (a double written with 16 or 17 digits, read with 15): the whole
+    number lies within one unit of the 15th digit. Two candidates give none.
+    """
+    whole = sorted({int(t) for i, _v, t, cut in cleaned
+                    if not cut and t is not None and len(t) == 18 and t.isdigit() and flags[i] & PII_ID})
+
+    def near(t: str) -> str | None:
+        if not t.isdigit():
+            return None
+        c = int(t)
+        lo, hi = bisect.bisect_left(whole, c - 1000), bisect.bisect_right(whole, c + 1000)
+        return str(whole[lo]) if hi - lo == 1 else None
+
+    return near
 
 
 def _is_name(s: object) -> bool:

@@ -248,6 +248,10 @@ def _note_hashed(kh: Any, n_hashed: int, n_valid: int, col: Any, label: str, ctx
     else:
         ctx.notes.append(f"{label}: {n_hashed} household id(s) looked like or held ID-card or phone numbers and "
                          f"were replaced by salted hashes ({how})")
+    if kh.n_completed:
+        ctx.notes.append(f"{label}: {kh.n_completed} household id(s) stored as numbers (Excel keeps 15 digits) were "
+                         "matched to the one whole ID-card number of the column that agrees with their 15 digits and "
+                         "hashed as it")
     if kh.n_cut:
         ctx.issue(field="household_id", value=None, rule="key_cut", level="warning",
                   message=f"{label}: {kh.n_cut} household id(s) are ID-card numbers whose last digits Excel set "

@@ -72,9 +72,30 @@ def _named_sheet(names: list, sheet: str | int, label: str) -> str | int:
     return sheet
 
 
+def _as_stored(df: pd.DataFrame) -> pd.DataFrame:
+    """Whole numbers of 16 digits or more back to the doubles the workbook stored.
+
+    A spreadsheet cell holds a double; pandas hands a whole one over as a Python int,
+    and 5.22601195102020E+17 becomes 522601195102019968, digits no person's number
+    has. As a double, the key cleaning reads it as Excel shows it (15 significant
+    digits) and knows digits were lost (the ``key_cut`` warning).
+    """
+    for c in df.columns:
+        vals = df[c].to_numpy()
+        if vals.dtype != object:
+            continue
+        big = [i for i, v in enumerate(vals) if type(v) is int and abs(v) >= 10**15]
+        if big:
+            vals = vals.copy()
+            for i in big:
+                vals[i] = float(vals[i])
+            df[c] = vals
+    return df
+
+
 def _read_sheet(xl: pd.ExcelFile, name: str | int, path: Path, label: str, nrows: int | None = None) -> pd.DataFrame:
     try:
-        return pd.read_excel(xl, sheet_name=name, header=None, dtype=object, nrows=nrows)
+        return _as_stored(pd.read_excel(xl, sheet_name=name, header=None, dtype=object, nrows=nrows))
     except Exception as exc:  # noqa: BLE001 - an engine failure on one sheet is a read error naming it
         err = exc
     if xl.engine == "openpyxl":  # pandas fails on some cells openpyxl reads (a number beyond float's range)

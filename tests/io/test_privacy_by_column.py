@@ -148,6 +148,54 @@ def test_numeric_keys_cut_by_excel_are_hashed_and_warned_about(tmp_path):
     assert_no_leak(dump(a, rep_a) + dump(b, rep_b), base)
 
 
+def _workbook(path, keys, years):
+    """An xlsx sheet of household rows as openpyxl writes the cells: numbers stay numbers, text stays text."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["户编号", "年度", "县代码", "户类型", "家庭人口数", "工资性收入", "生产经营性收入", "转移性收入"])
+    for k, y in zip(keys, years):
+        ws.append([k, y, "520102", "脱贫户", 3, 9000, 1000, 500])
+    wb.save(path)
+    return path
+
+
+def test_id_keys_excel_stored_as_numbers_are_warned_about_in_a_workbook(tmp_path):
+    """pandas hands a whole double of a workbook over as an int; the cut must still be seen (key_cut)."""
+    base = ids(4, start=60)
+    cut = [float(i[:15] + "000") for i in base]  # typed into Excel: 15 digits kept, the rest 0
+    df, rep = read_panel(_workbook(tmp_path / "cut.xlsx", cut, [2024] * 4), salt=SALT, errors="warn")
+    assert (rep.warnings["rule"] == "key_cut").any() and "as text" in rep.warnings["message"].iloc[0]
+    assert df["household_id"].tolist() == sorted(contract.hash_id(i[:15] + "000", SALT) for i in base)
+    assert_no_leak(dump(df, rep), base)
+
+
+@pytest.mark.parametrize("as_number", ["typed", "double17"])
+def test_a_key_stored_as_text_in_some_rows_and_as_a_number_in_others_is_one_household(tmp_path, as_number):
+    """The same ID-card number as text ('5226...) in one year and as a cut number in the next: one household."""
+    base = ids(5, start=80)
+    num = {"typed": lambda i: float(i[:15] + "000"), "double17": float}[as_number]
+    keys = ["'" + i for i in base] + [num(i) for i in base] + list(base)
+    years = [2023] * 5 + [2024] * 5 + [2025] * 5
+    df, rep = read_panel(_workbook(tmp_path / "mixed.xlsx", keys, years), salt=SALT, errors="warn")
+    assert df["household_id"].nunique() == 5 and (df.groupby("household_id").size() == 3).all()
+    assert set(df["household_id"]) == {contract.hash_id(i, SALT) for i in base}
+    assert any("5 household id(s) stored as numbers" in n for n in rep.notes)
+    assert not (rep.warnings["rule"] == "key_cut").any()  # every cut one was completed
+    assert_no_leak(dump(df, rep), base)
+
+
+def test_a_cut_number_two_whole_numbers_could_complete_stays_cut():
+    a = fake_id_card("522601", "19900101", "120")
+    b = fake_id_card("522601", "19900101", "125")  # the same first 15 digits
+    kh = contract.key_hashes([a, b, float(a[:15] + "000")], SALT)
+    assert kh.n_completed == 0 and kh.n_cut == 1
+    assert kh.hashes[2] not in (kh.hashes[0], kh.hashes[1])
+    one = contract.key_hashes([a, float(a[:15] + "000")], SALT)
+    assert one.n_completed == 1 and one.n_cut == 0 and one.hashes[0] == one.hashes[1]
+
+
 def test_mixed_key_column_keeps_its_codes_and_hashes_the_identifiers():
     base = ids(3, start=40)
     keys = [f"H{k:06d}" for k in range(7)] + [wrong_check(base[0]), "'" + base[1], float(base[2])]
