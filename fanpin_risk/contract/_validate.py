@@ -420,6 +420,27 @@ def _category_type_mismatch(f: _Frame) -> Iterator[tuple[str, pd.Series]]:
     yield "monitoring_category", bad.fillna(False).astype(bool)
 
 
+#: Reported per-capita income and the components' per-capita total this many times apart: a unit, not a rounding.
+INCOME_MISMATCH_FACTOR = 3.0
+
+
+@_check("income_formula_mismatch")
+def _income_formula_mismatch(f: _Frame) -> Iterator[tuple[str, pd.Series]]:
+    # A 万元 header over values still in 元 (or the reverse) multiplies one component by 10,000: the extreme-income
+    # check sees only the reported per-capita income, which is then still plausible.
+    from fanpin_risk.contract._income import net_income_total
+
+    if not f.has("net_income_per_capita", "household_size"):
+        return
+    size = f.num("household_size").where(lambda x: x > 0)
+    parts = net_income_total(f.num) / size
+    pc = f.num("net_income_per_capita")
+    # a small reported income or a loss-making total says nothing about units; above 1,000,000 extreme_income speaks
+    both = (pc >= 500) & (pc <= 1_000_000) & (parts > 0)
+    ratio = parts / pc
+    yield "net_income_per_capita", both & ((ratio >= INCOME_MISMATCH_FACTOR) | (ratio <= 1 / INCOME_MISMATCH_FACTOR))
+
+
 def _plausibility(df: pd.DataFrame, lines: Any, province: str | None) -> list[dict]:
     frame = _Frame(df, lines, province)
     out: list[dict] = []

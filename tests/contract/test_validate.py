@@ -47,6 +47,9 @@ def test_clean_panel_has_no_issue(panel):
     (dict(risk_type_3="缺劳动力"), "lack_labor_with_labor", "warning"),
     (dict(year=2023, identification_month=202305, net_income_per_capita=25000.0), "identified_high_income", "warning"),
     (dict(net_income_per_capita=2_000_000.0), "extreme_income", "warning"),
+    (dict(net_income_per_capita=20_000.0, income_wage=450_000_000.0), "income_formula_mismatch", "warning"),  # 万元 × 10⁴ twice
+    (dict(net_income_per_capita=90_000.0, household_size=3, income_wage=3.0, income_business=1.0, expense_business=0.0,
+          income_property=0.0, income_transfer=0.5), "income_formula_mismatch", "warning"),  # components left in 万元
     (dict(household_type="一般农户", monitoring_category="脱贫不稳定户"), "category_type_mismatch", "warning"),
     (dict(household_type="脱贫户", monitoring_category="边缘易致贫户"), "category_type_mismatch", "warning"),
     (dict(household_type="贫困户"), "code_list", "warning"),
@@ -127,3 +130,13 @@ def test_rules_table_and_schema():
     assert RULES["description"].str.len().gt(10).all()
     schema = build_schema()
     assert "household_size" in schema.columns and not schema.columns["household_size"].nullable
+
+
+def test_income_formula_mismatch_ignores_rounding_and_small_incomes(panel):
+    """Components a little off the reported income (rounding, a term the export adds) or tiny incomes do not fire."""
+    row = panel.iloc[R]
+    size = float(row["household_size"])
+    parts = (row["income_wage"] + row["income_business"] - row["expense_business"] + row["income_property"]
+             + row["income_transfer"]) / size
+    assert "income_formula_mismatch" not in _rules_at(validate(_edit(panel, net_income_per_capita=float(parts) * 1.8)))
+    assert "income_formula_mismatch" not in _rules_at(validate(_edit(panel, net_income_per_capita=300.0)))
