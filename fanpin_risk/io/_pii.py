@@ -118,6 +118,7 @@ def _scrub_table(df: pd.DataFrame, mapping: dict[str, str], label: str, salt: _S
         df[c], key_labels = _hash_keys(df[c], c, label, salt, ctx)
         if key_labels is not None:
             labelled |= key_labels
+        _warn_case_only(df[c], label, ctx)
     year_col = next((c for c, f in mapping.items() if f in ("year", "hh:year")), None)
     where = _Where(label, keys[0] if keys else None, year_col)
     if labelled.any():
@@ -190,6 +191,25 @@ def _row_flags(s: pd.Series) -> np.ndarray | None:
     vals = [values[i] for i in hit] if isinstance(values, list) else values.take(pa.array(hit)).to_pylist()
     by_value = dict(zip(vals, flags[hit].tolist()))
     return s.astype(object).map(by_value).fillna(0).to_numpy(dtype=np.uint8)
+
+
+def _warn_case_only(s: pd.Series, label: str, ctx: _Ctx) -> None:
+    """A ``key_case`` warning when household ids differ only in letter case (h0000001 and H0000001).
+
+    They stay two households (a code may be case-sensitive), but a year keyed in lower case
+    splits each household's history in two without any other sign.
+    """
+    uniq = pd.Series(pd.unique(s.dropna())).astype("str")
+    if uniq.empty or not uniq.str.contains(r"[A-Za-z]", regex=True).any():
+        return
+    folded = uniq.str.upper()
+    clash = folded.duplicated(keep=False)
+    if clash.any():
+        pair = uniq[clash & (folded == folded[clash].iloc[0])].tolist()[:2]
+        ctx.issue(field="household_id", value=None, rule="key_case", level="warning",
+                  message=f"{label}: {int(folded[clash].nunique())} household id(s) appear in two letter cases "
+                          f"(e.g. {pair[0]!r} and {pair[1]!r}); they are read as different households. Write each "
+                          "id one way in every sheet and year")
 
 
 def _hash_keys(s: pd.Series, col: Any, label: str, salt: _Salt, ctx: _Ctx) -> tuple[pd.Series, np.ndarray | None]:

@@ -403,3 +403,14 @@ def test_repeated_header_first_one_used(tmp_path, as_csv):
     assert len(df) == 3
     assert df["household_size"].tolist() == pd.to_numeric(base["家庭人口数"]).tolist()
     assert "家庭人口数.1" in rep.unknown_columns
+
+
+def test_ids_differing_only_in_letter_case_are_warned_about():
+    raw = pd.concat([minimal(2).assign(户编号=["H0001", "H0002"]),
+                     minimal(2).assign(户编号=["h0001", "H0002"], 年度=[2024, 2024])], ignore_index=True)
+    df, rep = read_panel(raw, errors="warn")
+    warn = rep.issues[rep.issues["rule"] == "key_case"]
+    assert len(warn) == 1 and "'H0001' and 'h0001'" in warn["message"].iloc[0]
+    assert df["household_id"].nunique() == 3  # kept apart: said, not guessed
+    df, rep = read_panel(minimal(2).assign(户编号=["H0001", "H0002"]))
+    assert "key_case" not in set(rep.issues["rule"])
