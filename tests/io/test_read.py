@@ -414,3 +414,9 @@ def test_ids_differing_only_in_letter_case_are_warned_about():
     assert df["household_id"].nunique() == 3  # kept apart: said, not guessed
     df, rep = read_panel(minimal(2).assign(户编号=["H0001", "H0002"]))
     assert "key_case" not in set(rep.issues["rule"])
+
+
+@pytest.mark.parametrize("cell", ["2023", "2023年", "2023年度", "２０２３", " 2023 ", "2023.0"])
+def test_a_year_cell_as_counties_write_it(cell):
+    df, _ = read_panel(minimal(1, 年度=[cell]))
+    assert df["year"].tolist() == [2023]
