@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 
 from fanpin_risk import contract
-from fanpin_risk.io import read_panel
+from fanpin_risk.errors import ContractError
+from fanpin_risk.io import FULL_REPORT_HINT, read_panel
 from fanpin_risk.models import resolve_model
 
 #: Help of --quota-by, listing every accepted value.
@@ -74,8 +75,15 @@ def read_names(path: Optional[Path]) -> Optional[dict[str, str]]:
 
 
 def panel_of(source: Path, lines: Optional[pd.DataFrame]):
-    """Read an export once, with the monitoring lines of ``--lines``."""
-    return read_panel(source, lines=lines)[0]
+    """Read an export once, with the monitoring lines of ``--lines``; an error names the command that lists every issue."""
+    try:
+        return read_panel(source, lines=lines)[0]
+    except ContractError as exc:
+        msg = str(exc)
+        if not msg.endswith(FULL_REPORT_HINT):
+            raise
+        raise ContractError(msg.removesuffix(FULL_REPORT_HINT) + "Fix the export; `fanpin-risk validate "
+                            f"{source} -r issues.xlsx` writes every issue with its row.") from None
 
 
 def _cell(v) -> str:

@@ -101,6 +101,7 @@ from ._read import (
     Source,
     read_panel,
 )
+from ._report import FULL_REPORT_HINT
 from ._values import (
     parse_bool,
     parse_number,
@@ -108,6 +109,7 @@ from ._values import (
 )
 
 __all__ = [
+    "FULL_REPORT_HINT",
     "sample_paths",
     "load_sample",
     "Source",

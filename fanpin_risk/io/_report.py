@@ -14,6 +14,9 @@ from ._context import _Ctx
 from ._pii import _Salt
 from ._values import _isna
 
+#: The way out an error message of read_panel ends with (the CLI names its own: ``fanpin-risk validate``).
+FULL_REPORT_HINT = "Fix the export, or pass errors='warn' to keep the rows and get the full report."
+
 
 def _sort_rows(hh: pd.DataFrame, extras: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.Index]:
     """Rows sorted by (household_id, year), extras aligned and keyed; also the original row labels in order."""
@@ -158,4 +161,4 @@ def _error_message(report: ValidationReport) -> str:
         if len(parts) >= 10:
             break
     return (f"{len(errs)} error(s) in the input:\n" + "\n".join(parts)
-            + "\nFix the export, or pass errors='warn' to keep the rows and get the full report.")
+            + "\n" + FULL_REPORT_HINT)

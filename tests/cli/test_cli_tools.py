@@ -126,3 +126,16 @@ def test_score_without_a_budget_says_what_the_tiers_mean(files, tmp_path):
     r = CliRunner().invoke(app, ["score", str(d / "panel.csv"), "-o", str(tmp_path / "l.csv"), "--budget", "5"],
                            env={"COLUMNS": "200"})
     assert r.exit_code == 0 and "5 in the budget" in r.output
+
+
+def test_an_export_with_errors_names_the_command_that_lists_them(files, tmp_path):
+    """The CLI has no errors='warn': its message points to `fanpin-risk validate -r` instead."""
+    d, panel = files
+    bad = pd.read_csv(d / "panel.csv", dtype=str)
+    bad.loc[:4, bad.columns[0]] = None  # five rows without a household id
+    path = tmp_path / "bad.csv"
+    bad.to_csv(path, index=False, encoding="utf-8-sig")
+    r = CliRunner().invoke(app, ["score", str(path), "-o", str(tmp_path / "l.csv")], env={"COLUMNS": "200"})
+    assert r.exit_code != 0
+    text = str(r.exception) + r.output
+    assert f"fanpin-risk validate {path} -r issues.xlsx" in text.replace("\n", "") and "errors='warn'" not in text
