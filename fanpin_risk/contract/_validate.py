@@ -27,6 +27,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from fanpin_risk.contract import _privacy as privacy
+from fanpin_risk.contract._income import net_income_total
 from fanpin_risk.contract import _schema as contract
 from fanpin_risk.contract._schema import schema_dir, to_chinese
 from fanpin_risk.errors import ContractError, MissingLineError
@@ -428,8 +429,6 @@ INCOME_MISMATCH_FACTOR = 3.0
 def _income_formula_mismatch(f: _Frame) -> Iterator[tuple[str, pd.Series]]:
     # A 万元 header over values still in 元 (or the reverse) multiplies one component by 10,000: the extreme-income
     # check sees only the reported per-capita income, which is then still plausible.
-    from fanpin_risk.contract._income import net_income_total
-
     if not f.has("net_income_per_capita", "household_size"):
         return
     size = f.num("household_size").where(lambda x: x > 0)

@@ -362,11 +362,9 @@ def write_html_report(records_or_scored: Any, path: str | Path, model: Any = Non
         exp = explain(panel, model, year=year, lines=lines)
     plots = _draw(s, exp, n_waterfall)
 
-    zh = to_headers(s, "zh")
+    zh = staff_list(s)  # the workbook's 名单, so the report and the workbook say the same
     top = zh[zh["评分状态"] == "已评分"].head(top_k).copy()
     top["返贫致贫风险概率"] = top["返贫致贫风险概率"].map(lambda v: f"{v:.1%}")
-    top["纳入走访名单"] = top["纳入走访名单"].map({True: "是", False: "否"})
-    top["有劳动力"] = top["有劳动力"].map({True: "是", False: "否"})
     show = ["优先排序", "户编号", "乡镇代码", "村代码", "返贫致贫风险概率", "风险等级", "纳入走访名单",
             "主要风险类型", "主要风险因素", "建议帮扶措施", "有劳动力"]
     table = top[show].to_html(index=False, na_rep="", classes="list", escape=True, border=0)
